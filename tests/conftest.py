@@ -77,3 +77,141 @@ def engine(db_url: str):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def session_factory(engine):  # type: ignore[no-untyped-def]
     return make_session_factory(engine)
+
+
+# ---------------------------------------------------------------- web app fixtures
+
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from starlevel.settings import Settings
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+@pytest.fixture
+def app(db_url: str):  # type: ignore[no-untyped-def]
+    from starlevel.app import create_app
+
+    application = create_app(Settings(database_url=db_url, secret_key="test-secret"))
+    yield application
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    from litestar.testing import TestClient
+
+    with TestClient(app=app, base_url="http://testserver.local") as c:
+        yield c
+
+
+def csrf_token(client) -> str:  # type: ignore[no-untyped-def]
+    """Fetch a page so the CSRF cookie is set; return the token for the x-csrftoken header."""
+    if "csrftoken" not in client.cookies:
+        client.get("/login")
+    return client.cookies.get("csrftoken")
+
+
+def sign_in(client, username: str, password: str):  # type: ignore[no-untyped-def]
+    token = csrf_token(client)
+    return client.post(
+        "/login", data={"username": username, "password": password, "_csrf_token": token},
+        follow_redirects=False,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(db_url: str):  # type: ignore[no-untyped-def]
+    """The app under uvicorn in a subprocess, on a free loopback port."""
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": db_url, "STARLEVEL_SECRET_KEY": "test-secret"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "starlevel.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=1) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                raise RuntimeError(f"server did not start:\n{out}")
+            time.sleep(0.1)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if proc.stdout:
+            proc.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} missing: scripts/test.sh installs Debian's chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def new_page(browser, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """A factory of pages with their own context: new_page(lang="zh", width=1280)."""
+    contexts = []
+
+    def make(lang: str = "en", width: int = 1280, height: int = 900):  # type: ignore[no-untyped-def]
+        ctx = browser.new_context(
+            locale="zh-CN" if lang == "zh" else "en-GB",
+            extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9" if lang == "zh" else "en-GB,en;q=0.9"},
+            viewport={"width": width, "height": height},
+        )
+        ctx.set_default_timeout(15000)
+        contexts.append(ctx)
+        return ctx.new_page()
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{TEST_DB}-{name}")
+    path = ARTIFACTS / f"{safe}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def browser_sign_in(page, base: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")

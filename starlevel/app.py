@@ -1,0 +1,108 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.openapi.config import OpenAPIConfig
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin, SQLAlchemySyncConfig, SyncSessionConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
+from litestar.security.session_auth import SessionAuth
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from starlevel.db.engine import make_engine, make_session_factory
+from starlevel.paths import static_dir, templates_dir
+from starlevel.plugins import StarLevelCLIPlugin
+from starlevel.settings import Settings
+from starlevel.web import routes
+from starlevel.web.auth import retrieve_user
+from starlevel.web.render import is_htmx, render
+from starlevel.web.store import DatabaseStore
+
+SESSION_MAX_AGE = 12 * 3600
+# Paths reachable without signing in.
+PUBLIC = ["^/login", "^/lang/", "^/static/", "^/health", "^/schema", "^/favicon"]
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    return not request.url.path.startswith("/api")
+
+
+def _not_signed_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if not _wants_html(request):
+        return Response({"status_code": 401, "detail": "sign in first"}, status_code=401)
+    target = "/login?next=" + request.url.path
+    if is_htmx(request):
+        return Response("", status_code=401, headers={"HX-Redirect": target})
+    return Redirect(target)
+
+
+def _forbidden(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if not _wants_html(request):
+        return Response({"status_code": 403, "detail": str(getattr(exc, "detail", "forbidden"))}, status_code=403)
+    return render(request, "errors/403.html", status_code=403)  # type: ignore[return-value]
+
+
+def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if not _wants_html(request):
+        return Response({"status_code": 404, "detail": str(getattr(exc, "detail", "not found"))}, status_code=404)
+    return render(request, "errors/404.html", status_code=404)  # type: ignore[return-value]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    store = DatabaseStore(factory)
+    # Handlers receive a request-scoped ``db_session`` (committed when the response is 2xx/3xx).
+    alchemy = SQLAlchemySyncConfig(
+        engine_instance=engine,
+        session_config=SyncSessionConfig(expire_on_commit=False),
+        session_dependency_key="db_session",
+        before_send_handler="autocommit",
+        create_all=False,
+    )
+
+    session_config = ServerSideSessionConfig(
+        max_age=SESSION_MAX_AGE, samesite="lax", secure=settings.secure_cookies, renew_on_access=True,
+    )
+    auth = SessionAuth[Any, ServerSideSessionBackend](
+        retrieve_user_handler=retrieve_user,
+        session_backend_config=session_config,
+        exclude=PUBLIC,
+    )
+
+    def on_shutdown(app: Litestar) -> None:
+        engine.dispose()
+
+    return Litestar(
+        route_handlers=[
+            *routes.handlers(),
+            create_static_files_router(path="/static", directories=[static_dir()], name="static"),
+        ],
+        state=State({"session_factory": factory, "settings": settings, "engine": engine}),
+        stores={"sessions": store},
+        on_app_init=[auth.on_app_init],
+        on_shutdown=[on_shutdown],
+        plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), StarLevelCLIPlugin()],
+        template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key, cookie_secure=settings.secure_cookies, cookie_samesite="lax",
+            exclude=["^/health"],
+        ),
+        openapi_config=OpenAPIConfig(title="StarLevel API", version="1", path="/schema"),
+        exception_handlers={
+            NotAuthorizedException: _not_signed_in,
+            PermissionDeniedException: _forbidden,
+            NotFoundException: _not_found,
+        },
+        debug=settings.debug,
+    )

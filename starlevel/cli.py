@@ -1,0 +1,404 @@
+"""The ``starlevel`` command. Its names and options are a contract other tools call.
+
+The same commands are registered on Litestar's own CLI through
+:class:`starlevel.plugins.StarLevelCLIPlugin`, so ``litestar --app
+starlevel.app:create_app import …`` works too.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from starlevel.settings import Settings
+
+
+class Context:
+    """Lazily opened database for one CLI invocation (migrated to head on first use)."""
+
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
+        self._factory = None
+        self._engine = None
+
+    @property
+    def factory(self):  # type: ignore[no-untyped-def]
+        if self._factory is None:
+            from starlevel.db.engine import make_engine, make_session_factory
+            from starlevel.db.migrate import upgrade
+
+            upgrade(self.settings.database_url)
+            self._engine = make_engine(self.settings.database_url)
+            self._factory = make_session_factory(self._engine)
+        return self._factory
+
+    def session(self):  # type: ignore[no-untyped-def]
+        from starlevel.db.engine import session_scope
+
+        return session_scope(self.factory)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _month(ctx: click.Context | None, param: click.Parameter | None, value: str | None) -> str | None:
+    import re
+
+    if value is None:
+        return None
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise click.BadParameter(f"{value!r} is not a month (YYYY-MM)")
+    return value
+
+
+@click.group(help="StarLevel (星级客服): star-rating ladder for customer-service teams.")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    ctx.obj = Context()
+    ctx.call_on_close(ctx.obj.close)
+
+
+# ------------------------------------------------------------------ db
+
+@cli.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Bring the database to the newest schema.")
+@pass_ctx
+def db_upgrade(c: Context) -> None:
+    from starlevel.db.migrate import current, upgrade
+
+    upgrade(c.settings.database_url)
+    click.echo(f"database at revision {current(c.settings.database_url)}")
+
+
+# ------------------------------------------------------------------ import / recompute / export / explain
+
+@cli.command("import", help="Import agents, inspections or metrics from a CSV (or XLSX) file; all or nothing.")
+@click.argument("kind", type=click.Choice(["agents", "inspections", "metrics"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
+@click.option("--no-recompute", is_flag=True, help="Only store the rows; recompute later.")
+@pass_ctx
+def import_cmd(c: Context, kind: str, file: Path, actor: str, no_recompute: bool) -> None:
+    from starlevel.services import rulebooks
+    from starlevel.services.importer import ImportRejected, import_table
+    from starlevel.services.recompute import recompute
+
+    data = file.read_bytes()
+    interactive = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        end = "\r" if interactive and done < total else "\n"
+        click.echo(f"  {kind}: {done:,}/{total:,} rows checked", err=True, nl=False)
+        click.echo(end, err=True, nl=False)
+
+    try:
+        with c.session() as session:
+            rulebooks.ensure_default(session)
+            result = import_table(
+                session, kind, data, filename=file.name, actor=actor,
+                rulebook=rulebooks.current(session), progress=progress,
+            )
+            stats = None
+            if result.first_affected_month and not no_recompute:
+                stats = recompute(session, start=result.first_affected_month)
+    except ImportRejected as rejected:
+        click.echo(f"{file}: rejected, nothing was written. {len(rejected.errors)} problem(s):", err=True)
+        for err in rejected.errors:
+            click.echo(f"  {err}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{file.name}: {result.rows} rows, {result.inserted} new, {result.updated} changed, "
+        f"{result.unchanged} unchanged"
+    )
+    if stats is not None and stats.start:
+        click.echo(f"recomputed from {stats.start}: {stats.results} agent-months in {stats.seconds:.2f}s")
+
+
+@cli.command(help="Re-evaluate the ladder (from a month on, or everything).")
+@click.option("--from", "start", callback=_month, help="First month to re-evaluate (YYYY-MM).")
+@pass_ctx
+def recompute(c: Context, start: str | None) -> None:
+    from starlevel.services.recompute import recompute as run
+
+    with c.session() as session:
+        stats = run(session, start=start)
+    if stats.start is None:
+        click.echo("nothing to evaluate: no agents yet")
+        return
+    click.echo(
+        f"evaluated {stats.start}…{stats.end}: {stats.results} agent-months in {stats.seconds:.2f}s"
+    )
+
+
+@cli.group(help="Export results.")
+def export() -> None:
+    pass
+
+
+@export.command("ladder", help="One row per active agent per evaluated month (spec §7).")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--month", callback=_month, help="Only this month (YYYY-MM).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True, help="Language of the reason column.")
+@pass_ctx
+def export_ladder(c: Context, fmt: str, month: str | None, out: Path | None, lang: str) -> None:
+    from starlevel.services.export import write_ladder_csv
+
+    with c.session() as session:
+        if out is None:
+            write_ladder_csv(session, sys.stdout, month=month, lang=lang)
+            return
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            n = write_ladder_csv(session, fh, month=month, lang=lang)
+    click.echo(f"wrote {n} rows to {out}", err=True)
+
+
+@cli.command(help="Explain each month's decision for one agent.")
+@click.argument("agent_id")
+@click.option("--month", callback=_month, help="Only this month (YYYY-MM).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@pass_ctx
+def explain(c: Context, agent_id: str, month: str | None, lang: str) -> None:
+    from starlevel.services.reports import explain_lines
+
+    with c.session() as session:
+        lines = explain_lines(session, agent_id, month=month, lang=lang)
+    if lines is None:
+        click.echo(f"no agent {agent_id!r}", err=True)
+        sys.exit(1)
+    for line in lines:
+        click.echo(line)
+
+
+# ------------------------------------------------------------------ corrections and decisions
+
+@cli.group(help="Void an inspection or a defect (with a reason); nothing is deleted.")
+def void() -> None:
+    pass
+
+
+@void.command("inspection")
+@click.argument("inspection_id")
+@click.option("--reason", required=True)
+@click.option("--actor", default="cli", show_default=True)
+@pass_ctx
+def void_inspection(c: Context, inspection_id: str, reason: str, actor: str) -> None:
+    from starlevel.services.corrections import CorrectionError, void_inspection as run
+    from starlevel.services.recompute import recompute as rc
+
+    try:
+        with c.session() as session:
+            month = run(session, inspection_id, reason=reason, actor=actor)
+            rc(session, start=month)
+    except CorrectionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"voided {inspection_id}; recomputed from {month}")
+
+
+@void.command("defect")
+@click.argument("defect_id", type=int)
+@click.option("--reason", required=True)
+@click.option("--actor", default="cli", show_default=True)
+@pass_ctx
+def void_defect(c: Context, defect_id: int, reason: str, actor: str) -> None:
+    from starlevel.services.corrections import CorrectionError, void_defect as run
+    from starlevel.services.recompute import recompute as rc
+
+    try:
+        with c.session() as session:
+            month = run(session, defect_id, reason=reason, actor=actor)
+            rc(session, start=month)
+    except CorrectionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"voided defect #{defect_id}; recomputed from {month}")
+
+
+@cli.command(help="HR decision on a proposed promotion: approve or hold (with a reason).")
+@click.argument("action", type=click.Choice(["approve", "hold"]))
+@click.argument("agent_id")
+@click.argument("month", callback=_month)
+@click.option("--reason", default="")
+@click.option("--actor", default="cli", show_default=True)
+@pass_ctx
+def decide(c: Context, action: str, agent_id: str, month: str, reason: str, actor: str) -> None:
+    from starlevel.services.corrections import CorrectionError, decide as run
+    from starlevel.services.recompute import recompute as rc
+
+    try:
+        with c.session() as session:
+            run(session, agent_id, month, action=action, reason=reason, actor=actor)
+            rc(session, start=month)
+    except CorrectionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{action}: {agent_id} {month}")
+
+
+# ------------------------------------------------------------------ rulebook
+
+@cli.group(help="Versioned rulebooks.")
+def rulebook() -> None:
+    pass
+
+
+@rulebook.command("list")
+@pass_ctx
+def rulebook_list(c: Context) -> None:
+    from sqlalchemy import select
+
+    from starlevel.db.models import RulebookVersion
+    from starlevel.services import rulebooks as store
+
+    with c.session() as session:
+        store.ensure_default(session)
+        for r in session.scalars(select(RulebookVersion).order_by(RulebookVersion.version)):
+            click.echo(f"v{r.version}\tfrom {r.effective_from}\t{r.label}\t{r.created_by}\t{r.note}")
+
+
+@rulebook.command("load", help="Validate FILE (TOML) and store it as a new version from a month on.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--effective-from", required=True, callback=_month)
+@click.option("--note", default="")
+@click.option("--actor", default="cli", show_default=True)
+@pass_ctx
+def rulebook_load(c: Context, file: Path, effective_from: str, note: str, actor: str) -> None:
+    import tomllib
+
+    from starlevel.domain.rulebook import RulebookError
+    from starlevel.services import rulebooks as store
+    from starlevel.services.recompute import recompute as rc
+
+    try:
+        document = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
+    try:
+        with c.session() as session:
+            store.ensure_default(session)
+            rb = store.add_version(session, document, effective_from=effective_from, actor=actor, label=file.stem, note=note)
+            rc(session, start=effective_from)
+    except RulebookError as exc:
+        click.echo(f"{file}: rejected, {len(exc.problems)} problem(s):", err=True)
+        for p in exc.problems:
+            click.echo(f"  {p}", err=True)
+        sys.exit(1)
+    click.echo(f"stored rulebook v{rb.version} effective from {effective_from}; recomputed")
+
+
+# ------------------------------------------------------------------ users
+
+@cli.group(help="Sign-in accounts.")
+def users() -> None:
+    pass
+
+
+def _read_password() -> str:
+    line = sys.stdin.readline()
+    return line.rstrip("\r\n")
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["inspector", "hr", "agent", "admin"]))
+@click.option("--agent", "agent_id", help="The agent record an agent login belongs to.")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+@pass_ctx
+def users_create(c: Context, name: str, role: str, agent_id: str | None, password_stdin: bool) -> None:
+    from starlevel.services.users import UserError, create_user
+
+    password = _read_password()
+    try:
+        with c.session() as session:
+            create_user(session, name, role=role, password=password, agent_id=agent_id, actor="cli")
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"created {role} {name}")
+
+
+@users.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, required=True)
+@pass_ctx
+def users_set_password(c: Context, name: str, password_stdin: bool) -> None:
+    from starlevel.services.users import UserError, set_password
+
+    password = _read_password()
+    try:
+        with c.session() as session:
+            set_password(session, name, password, actor="cli")
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password changed for {name}")
+
+
+@users.command("disable")
+@click.argument("name")
+@click.option("--reason", default="")
+@pass_ctx
+def users_disable(c: Context, name: str, reason: str) -> None:
+    from starlevel.services.users import UserError, set_disabled
+
+    try:
+        with c.session() as session:
+            set_disabled(session, name, True, actor="cli", reason=reason)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"disabled {name}")
+
+
+# ------------------------------------------------------------------ serve / demo
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from starlevel.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    uvicorn.run("starlevel.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+@cli.command(help="Serve the web app on whatever DATABASE_URL holds.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@pass_ctx
+def serve(c: Context, host: str, port: int) -> None:
+    _serve(c.settings, host, port)
+
+
+@cli.command(help="Fill the database with a realistic demo company, print logins, then serve.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--agents", default=200, show_default=True, type=int)
+@click.option("--months", default=24, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Only load the data.")
+@pass_ctx
+def demo(c: Context, host: str, port: int, agents: int, months: int, no_serve: bool) -> None:
+    from starlevel.services.demo import load_demo
+
+    with c.session() as session:
+        summary, logins = load_demo(session, agents=agents, months=months, echo=lambda s: click.echo(s, err=True))
+    click.echo(summary)
+    click.echo("")
+    click.echo("Demo logins (角色 / 用户名 / 密码):")
+    for role, user, password, note in logins:
+        click.echo(f"  {role:<9} {user:<8} {password:<17} {note}")
+    if not no_serve:
+        click.echo(f"\nOpen http://{host}:{port}/  (Ctrl+C to stop)")
+        _serve(c.settings, host, port)
+
+
+def main() -> None:
+    cli(prog_name="starlevel")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,346 @@
+"""Recompute the ladder: load inputs, run the pure engine, cache the results.
+
+The database keeps inputs and caches results. A recompute from month ``m``
+rebuilds the results of ``m`` and later only: the state at the start of ``m``
+(levels, counters, windows) comes from the cached results of the months before.
+Inspections are aggregated per agent-month inside the database (the only part
+of the work that scales with the number of inspections).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, literal, select
+from sqlalchemy.orm import Session
+
+from starlevel.db.models import Agent as AgentRow
+from starlevel.db.models import HrDecisionRow, Inspection, InspectionDefect, MonthlyMetrics, MonthResultRow
+from starlevel.domain import months as M
+from starlevel.domain.ladder import evaluate, evaluated_months
+from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
+from starlevel.domain.rulebook import Rulebook
+from starlevel.services import rulebooks as rulebook_store
+
+HUNDRED = Decimal(100)
+INSERT_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class RecomputeStats:
+    start: str | None
+    end: str | None
+    months: int
+    results: int
+    seconds: float
+    phases: dict[str, float]
+
+
+# ---------------------------------------------------------------- loading inputs
+
+def load_agents(session: Session) -> list[Agent]:
+    rows = session.execute(
+        select(
+            AgentRow.agent_id, AgentRow.name, AgentRow.track, AgentRow.team, AgentRow.hired_on,
+            AgentRow.left_on, AgentRow.initial_level, AgentRow.probation_months,
+        ).order_by(AgentRow.agent_id)
+    ).all()
+    return [Agent(*r) for r in rows]
+
+
+def last_data_month(session: Session) -> str | None:
+    a = session.scalar(select(func.max(Inspection.month)).where(Inspection.voided_at.is_(None)))
+    b = session.scalar(select(func.max(MonthlyMetrics.month)))
+    found = [m for m in (a, b) if m]
+    return max(found) if found else None
+
+
+def _version_ranges(rulebooks: Sequence[Rulebook], start: str, end: str) -> list[tuple[Rulebook, str, str]]:
+    """Split [start, end] into the spans governed by each rulebook version."""
+    spans: list[tuple[Rulebook, str, str]] = []
+    month = start
+    while month <= end:
+        rb = rulebook_store.for_month(list(rulebooks), month)
+        later = [r.effective_from for r in rulebooks if r.effective_from > month]
+        stop = min([M.add_months(min(later), -1), end]) if later else end
+        spans.append((rb, month, stop))
+        month = M.add_months(stop, 1)
+    return spans
+
+
+def _centi(value: Decimal) -> int:
+    scaled = value * 100
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"deduction {value} has more than 2 decimal places")
+    return int(scaled)
+
+
+def evidence_query(rb: Rulebook, first: str, last: str):  # type: ignore[no-untyped-def]
+    """Per agent-month: inspections, Σ clamped scores (hundredths), error occurrences."""
+    catalog = list(rb.defects)
+    deduction = case(
+        {d.code: literal(_centi(rb.deduction(d.code))) for d in catalog},
+        value=InspectionDefect.code,
+        else_=literal(0),
+    )
+    is_error = case(
+        {d.code: literal(1) for d in catalog if rb.is_error(d.code)} or {"": literal(0)},
+        value=InspectionDefect.code,
+        else_=literal(0),
+    )
+    per_inspection = (
+        select(
+            Inspection.agent_id.label("agent_id"),
+            Inspection.month.label("month"),
+            func.coalesce(func.sum(deduction), 0).label("ded"),
+            func.coalesce(func.sum(is_error), 0).label("errs"),
+        )
+        .select_from(Inspection)
+        .outerjoin(
+            InspectionDefect,
+            and_(InspectionDefect.inspection_id == Inspection.inspection_id, InspectionDefect.voided_at.is_(None)),
+        )
+        .where(Inspection.voided_at.is_(None), Inspection.month >= first, Inspection.month <= last)
+        .group_by(Inspection.inspection_id, Inspection.agent_id, Inspection.month)
+        .subquery()
+    )
+    base = _centi(rb.inspection_base)
+    score = case((per_inspection.c.ded >= base, 0), else_=base - per_inspection.c.ded)
+    return select(
+        per_inspection.c.agent_id,
+        per_inspection.c.month,
+        func.count(),
+        func.sum(score),
+        func.sum(per_inspection.c.errs),
+    ).group_by(per_inspection.c.agent_id, per_inspection.c.month)
+
+
+def load_evidence(session: Session, rulebooks: Sequence[Rulebook], start: str, end: str) -> dict[tuple[str, str], MonthEvidence]:
+    evidence: dict[tuple[str, str], MonthEvidence] = {}
+    for rb, first, last in _version_ranges(rulebooks, start, end):
+        counts: dict[tuple[str, str], tuple[int, int, int]] = {}
+        for agent_id, month, n, score_centi, errs in session.execute(evidence_query(rb, first, last)):
+            counts[(agent_id, month)] = (int(n), int(score_centi), int(errs))
+        red: dict[tuple[str, str], list[str]] = defaultdict(list)
+        red_codes = [d.code for d in rb.defects if rb.is_red_line(d.code)]
+        if red_codes:
+            q = (
+                select(Inspection.agent_id, Inspection.month, InspectionDefect.code)
+                .join(InspectionDefect, InspectionDefect.inspection_id == Inspection.inspection_id)
+                .where(
+                    Inspection.voided_at.is_(None), InspectionDefect.voided_at.is_(None),
+                    Inspection.month >= first, Inspection.month <= last,
+                    InspectionDefect.code.in_(red_codes),
+                )
+                .order_by(Inspection.agent_id, Inspection.contact_on, Inspection.inspection_id, InspectionDefect.position)
+            )
+            for agent_id, month, code in session.execute(q):
+                red[(agent_id, month)].append(code)
+        for key, (n, score_centi, errs) in counts.items():
+            evidence[key] = MonthEvidence(
+                n_inspections=n,
+                score_sum=Decimal(score_centi) / HUNDRED,
+                error_defects=errs,
+                red_line_codes=tuple(red.get(key, ())),
+            )
+    return evidence
+
+
+def load_metrics(session: Session, start: str) -> dict[tuple[str, str], Metrics]:
+    rows = session.execute(
+        select(
+            MonthlyMetrics.agent_id, MonthlyMetrics.month, MonthlyMetrics.satisfaction,
+            MonthlyMetrics.efficiency, MonthlyMetrics.attitude, MonthlyMetrics.complaints,
+        ).where(MonthlyMetrics.month >= start)
+    )
+    return {(r[0], r[1]): Metrics(*r) for r in rows}
+
+
+def load_decisions(session: Session, start: str) -> dict[tuple[str, str], HrDecision]:
+    """The newest live decision per agent-month."""
+    rows = session.execute(
+        select(HrDecisionRow.agent_id, HrDecisionRow.month, HrDecisionRow.action, HrDecisionRow.reason, HrDecisionRow.decided_by)
+        .where(HrDecisionRow.voided_at.is_(None), HrDecisionRow.month >= start)
+        .order_by(HrDecisionRow.decided_at, HrDecisionRow.id)
+    )
+    return {(r[0], r[1]): HrDecision(*r) for r in rows}
+
+
+# ---------------------------------------------------------------- result rows
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def result_to_row(r: MonthResult, pay_grade_of: Callable[[int], str]) -> dict[str, Any]:
+    pay = r.pay
+    return {
+        "agent_id": r.agent_id,
+        "month": r.month,
+        "rulebook_version": r.rulebook_version,
+        "track": r.track,
+        "team": r.team,
+        "tenure": r.tenure,
+        "on_probation": r.on_probation,
+        "complete": r.complete,
+        "n_inspections": r.n_inspections,
+        "quality": r.quality,
+        "dimensions": {k: str(v) for k, v in r.dimensions.items()},
+        "composite": r.composite,
+        "band": r.band,
+        "all_dimensions_pass": r.all_dimensions_pass,
+        "error_defects": r.error_defects,
+        "complaints": r.complaints,
+        "red_line_codes": ";".join(r.red_line_codes),
+        "level": r.level,
+        "level_since": r.level_since,
+        "below_floor": r.below_floor,
+        "event": r.event,
+        "next_level": r.next_level,
+        "rule": r.rule,
+        "explanation": r.explanation,
+        "pay_grade": pay.pay_grade if pay else pay_grade_of(r.level),
+        "fixed_pay": pay.fixed if pay else None,
+        "coefficient": pay.coefficient if pay else None,
+        "performance_pay": pay.performance if pay else None,
+        "allowance": pay.allowance if pay else None,
+        "total_pay": pay.total if pay else None,
+    }
+
+
+def row_to_result(row: MonthResultRow) -> MonthResult:
+    pay = None
+    if row.total_pay is not None:
+        pay = Pay(
+            pay_grade=row.pay_grade or "",
+            fixed=row.fixed_pay,  # type: ignore[arg-type]
+            coefficient=row.coefficient,  # type: ignore[arg-type]
+            performance=row.performance_pay,  # type: ignore[arg-type]
+            allowance=row.allowance,  # type: ignore[arg-type]
+            total=row.total_pay,
+            on_probation=row.on_probation,
+        )
+    return MonthResult(
+        agent_id=row.agent_id,
+        month=row.month,
+        rulebook_version=row.rulebook_version,
+        track=row.track,
+        team=row.team,
+        tenure=row.tenure,
+        on_probation=row.on_probation,
+        complete=row.complete,
+        n_inspections=row.n_inspections,
+        quality=row.quality,
+        dimensions={k: Decimal(v) for k, v in (row.dimensions or {}).items()},
+        composite=row.composite,
+        band=row.band,
+        all_dimensions_pass=row.all_dimensions_pass,
+        error_defects=row.error_defects,
+        complaints=row.complaints,
+        red_line_codes=tuple(c for c in (row.red_line_codes or "").split(";") if c),
+        level=row.level,
+        level_since=row.level_since,
+        below_floor=row.below_floor,
+        event=row.event,
+        next_level=row.next_level,
+        rule=row.rule,
+        explanation=row.explanation or {},
+        pay=pay,
+    )
+
+
+def load_prior(session: Session, start: str, months_back: int) -> dict[str, list[MonthResult]]:
+    first = M.add_months(start, -months_back)
+    rows = session.scalars(
+        select(MonthResultRow)
+        .where(MonthResultRow.month >= first, MonthResultRow.month < start)
+        .order_by(MonthResultRow.agent_id, MonthResultRow.month)
+    )
+    prior: dict[str, list[MonthResult]] = defaultdict(list)
+    for row in rows:
+        prior[row.agent_id].append(row_to_result(row))
+    return dict(prior)
+
+
+def _write(session: Session, results: Iterable[MonthResult], rulebooks: Sequence[Rulebook]) -> int:
+    by_version = {rb.version: rb for rb in rulebooks}
+
+    def grade_for(version: int) -> Callable[[int], str]:
+        rb = by_version[version]
+        return lambda level: rb.pay_grade(level).grade
+
+    graders: dict[int, Callable[[int], str]] = {}
+    batch: list[dict[str, Any]] = []
+    written = 0
+    table = MonthResultRow.__table__
+    for r in results:
+        grader = graders.get(r.rulebook_version)
+        if grader is None:
+            grader = graders[r.rulebook_version] = grade_for(r.rulebook_version)
+        batch.append(result_to_row(r, grader))
+        if len(batch) >= INSERT_CHUNK:
+            session.execute(insert(table), batch)
+            written += len(batch)
+            batch = []
+    if batch:
+        session.execute(insert(table), batch)
+        written += len(batch)
+    return written
+
+
+# ---------------------------------------------------------------- the service
+
+def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
+    """Re-evaluate from ``start`` (None: everything). The caller commits."""
+    t0 = time.perf_counter()
+    phases: dict[str, float] = {}
+    rulebook_store.ensure_default(session)
+    rulebooks = rulebook_store.load_all(session)
+    agents = load_agents(session)
+    last = last_data_month(session)
+    evaluated = evaluated_months(agents, last)
+    if not evaluated:
+        session.execute(delete(MonthResultRow))
+        return RecomputeStats(None, None, 0, 0, time.perf_counter() - t0, phases)
+    first, end = evaluated[0], evaluated[-1]
+    if start is None or start <= first:
+        start = first
+        prior: dict[str, list[MonthResult]] = {}
+    else:
+        if start > end:
+            # Nothing left to evaluate past the data; drop stale results only.
+            session.execute(delete(MonthResultRow).where(MonthResultRow.month >= start))
+            return RecomputeStats(start, end, 0, 0, time.perf_counter() - t0, phases)
+        max_window = max(rb.max_window for rb in rulebooks)
+        prior = load_prior(session, start, max_window + 1)
+    phases["load_static"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    evidence = load_evidence(session, rulebooks, start, end)
+    phases["aggregate_inspections"] = time.perf_counter() - t
+    t = time.perf_counter()
+    metrics = load_metrics(session, start)
+    decisions = load_decisions(session, start)
+    phases["load_metrics"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    results = evaluate(
+        agents, evidence, metrics, decisions, rulebooks,
+        last_data_month=last, start=None if start == first else start, prior=prior,
+    )
+    phases["ladder"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if start == first:
+        session.execute(delete(MonthResultRow))
+    else:
+        session.execute(delete(MonthResultRow).where(MonthResultRow.month >= start))
+    written = _write(session, results, rulebooks)
+    phases["write_results"] = time.perf_counter() - t
+    months = len([m for m in evaluated if m >= start])
+    return RecomputeStats(start, end, months, written, time.perf_counter() - t0, phases)

@@ -1,0 +1,113 @@
+"""Versioned, effective-dated rulebooks kept in the database."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from starlevel.db.models import DefectType, RulebookVersion
+from starlevel.domain.rulebook import (
+    Rulebook,
+    RulebookError,
+    default_rulebook_document,
+    parse_rulebook,
+    rulebook_to_document,
+)
+from starlevel.services import audit
+
+DEFAULT_EFFECTIVE_FROM = "2000-01"
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def ensure_default(session: Session, actor: str = "system") -> None:
+    """Load the shipped default rulebook as version 1 when the database has none."""
+    if session.scalar(select(RulebookVersion.version).limit(1)) is not None:
+        return
+    document = default_rulebook_document()
+    rb = parse_rulebook(document, version=1, effective_from=DEFAULT_EFFECTIVE_FROM)
+    session.add(
+        RulebookVersion(
+            version=1,
+            effective_from=DEFAULT_EFFECTIVE_FROM,
+            label="default",
+            document=rulebook_to_document(rb),
+            created_by=actor,
+            note="shipped default rulebook (shared/spec/ladder.md)",
+        )
+    )
+    _sync_catalog(session, rb)
+    audit.record(session, actor, "create", "rulebook", "1", reason="initial default rulebook")
+    session.flush()
+
+
+def load_all(session: Session) -> list[Rulebook]:
+    rows = session.scalars(select(RulebookVersion).order_by(RulebookVersion.effective_from, RulebookVersion.version)).all()
+    return [parse_rulebook(r.document, version=r.version, effective_from=r.effective_from) for r in rows]
+
+
+def for_month(rulebooks: list[Rulebook], month: str) -> Rulebook:
+    chosen = rulebooks[0]
+    for rb in rulebooks:
+        if rb.effective_from <= month:
+            chosen = rb
+    return chosen
+
+
+def current(session: Session, month: str | None = None) -> Rulebook:
+    rbs = load_all(session)
+    if not rbs:
+        raise LookupError("no rulebook loaded: run `starlevel db upgrade` and import data")
+    return for_month(rbs, month or "9999-12")
+
+
+def add_version(
+    session: Session,
+    document: dict[str, Any],
+    *,
+    effective_from: str,
+    actor: str,
+    label: str = "",
+    note: str = "",
+) -> Rulebook:
+    """Validate and store a new version. Raises RulebookError listing every problem."""
+    if not _MONTH.match(effective_from or ""):
+        raise RulebookError([f"effective_from: {effective_from!r} is not a month (YYYY-MM)"])
+    latest = session.scalar(select(RulebookVersion.version).order_by(RulebookVersion.version.desc()).limit(1)) or 0
+    version = latest + 1
+    rb = parse_rulebook(document, version=version, effective_from=effective_from)
+    session.add(
+        RulebookVersion(
+            version=version,
+            effective_from=effective_from,
+            label=label or f"v{version}",
+            document=rulebook_to_document(rb),
+            created_by=actor,
+            note=note,
+        )
+    )
+    _sync_catalog(session, rb)
+    audit.record(
+        session, actor, "create", "rulebook", str(version), reason=note,
+        detail={"effective_from": effective_from, "label": label},
+    )
+    session.flush()
+    return rb
+
+
+def _sync_catalog(session: Session, rb: Rulebook) -> None:
+    """Keep defect_types a superset of every catalog ever loaded (inspections refer to it)."""
+    existing = {d.code: d for d in session.scalars(select(DefectType))}
+    codes = set()
+    for d in rb.defects:
+        codes.add(d.code)
+        row = existing.get(d.code)
+        if row is None:
+            session.add(DefectType(code=d.code, tier=d.tier, name_zh=d.zh, name_en=d.en, active=True))
+        else:
+            row.tier, row.name_zh, row.name_en, row.active = d.tier, d.zh, d.en, True
+    stale = [c for c in existing if c not in codes]
+    if stale:
+        session.execute(update(DefectType).where(DefectType.code.in_(stale)).values(active=False))

@@ -1,0 +1,37 @@
+"""The staff view of agents: everyone's level at a glance (HR, inspectors, admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.response import Template
+from sqlalchemy.orm import Session
+
+from starlevel.services import reports
+from starlevel.web.auth import requires
+from starlevel.web.render import render
+
+PER_PAGE = 50
+
+
+class AgentsController(Controller):
+    path = "/agents"
+    guards = [requires("hr", "inspector", "admin")]
+    include_in_schema = False
+
+    @get("/", name="agents", sync_to_thread=True)
+    def index(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], q: str = "",
+        track: str = "", level: int | None = None, page: int = 1,
+    ) -> Template:
+        page = max(1, page)
+        rows, total, month = reports.agent_overview(
+            db_session, q=q, track=track, level=level, page=page, per_page=PER_PAGE
+        )
+        pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
+        return render(
+            request, "agents/index.html", partial="agents/_table.html",
+            rows=rows, total=total, month=month, q=q, track=track, level=level, page=page, pages=pages,
+        )

@@ -1,0 +1,50 @@
+"""Rendering helpers: every page gets the language, its gettext and formatters.
+
+A handler passes both its full page and its partial; an htmx request receives the
+partial, any other request the page (which ``include``s the same partial).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.response import Template
+
+from starlevel.web import i18n
+
+
+def lang_of(request: Request[Any, Any, Any]) -> str:
+    cached = request.scope.get("_starlevel_lang")
+    if cached:
+        return cached
+    lang = i18n.negotiate(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
+    request.scope["_starlevel_lang"] = lang  # type: ignore[typeddict-unknown-key]
+    return lang
+
+
+def gettext(request: Request[Any, Any, Any]):  # type: ignore[no-untyped-def]
+    return i18n.gettext_for(lang_of(request))
+
+
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(
+    request: Request[Any, Any, Any],
+    template: str,
+    *,
+    partial: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> Template:
+    lang = lang_of(request)
+    ctx = i18n.template_globals(lang)
+    ctx["user"] = request.scope.get("user")
+    ctx["path"] = request.url.path
+    ctx["query"] = str(request.url.query or "")
+    ctx.update(context)
+    name = partial if (partial and is_htmx(request)) else template
+    return Template(template_name=name, context=ctx, status_code=status_code, headers=headers or {})

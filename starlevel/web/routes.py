@@ -1,0 +1,12 @@
+"""Every route handler of the web app, in one list (the route × role test walks it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def handlers() -> list[Any]:
+    from starlevel.web.account import AccountController
+    from starlevel.web.agents import AgentsController
+
+    return [AccountController, AgentsController]
