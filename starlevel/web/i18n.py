@@ -42,11 +42,9 @@ class _Catalog(gettext.NullTranslations):
 
 @lru_cache(maxsize=None)
 def catalog(lang: str) -> gettext.NullTranslations:
-    if lang == "en":
-        return gettext.NullTranslations()
     messages: dict[str, str] = {}
     folder = locale_dir() / lang / "LC_MESSAGES"
-    for po in sorted(folder.glob("*.po")):
+    for po in sorted(folder.glob("*.po")) if folder.is_dir() else ():
         with po.open("rb") as fh:
             cat = read_po(fh, locale=lang)
         for m in cat:
