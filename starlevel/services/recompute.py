@@ -308,7 +308,11 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
         session.execute(delete(MonthResultRow))
         return RecomputeStats(None, None, 0, 0, time.perf_counter() - t0, phases)
     first, end = evaluated[0], evaluated[-1]
-    if start is None or start <= first:
+    stored_end = session.scalar(select(func.max(MonthResultRow.month)))
+    if start is not None and stored_end is not None and start > M.add_months(stored_end, 1):
+        # Months between the stored results and ``start`` were never evaluated (the range grew).
+        start = M.add_months(stored_end, 1)
+    if start is None or start <= first or stored_end is None:
         start = first
         prior: dict[str, list[MonthResult]] = {}
     else:

@@ -1,0 +1,98 @@
+"""Incremental recompute (from the first affected month) gives exactly the full result,
+and never touches months before the first affected one."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from starlevel.db.engine import session_scope
+from starlevel.db.models import MonthResultRow
+from starlevel.domain import months as M
+from starlevel.services import corrections, rulebooks, synth
+from starlevel.services.importer import import_table
+from starlevel.services.recompute import recompute
+
+TODAY = date(2026, 11, 25)
+
+
+def snapshot(s) -> list[tuple]:  # type: ignore[no-untyped-def]
+    cols = [c for c in MonthResultRow.__table__.columns]
+    return [tuple(r) for r in s.execute(select(*cols).order_by(MonthResultRow.month, MonthResultRow.agent_id))]
+
+
+def _load(session_factory, data):  # type: ignore[no-untyped-def]
+    with session_scope(session_factory) as s:
+        rulebooks.ensure_default(s)
+        rb = rulebooks.current(s)
+        for kind in ("agents", "inspections", "metrics"):
+            import_table(s, kind, getattr(data, f"{kind}_csv"), filename=kind, actor="t", rulebook=rb, today=TODAY)
+        recompute(s)
+
+
+def test_incremental_after_import_equals_full(session_factory):
+    data = synth.generate(60, 18, last_month="2026-06", seed=11)
+    _load(session_factory, data)
+    with session_scope(session_factory) as s:
+        before = snapshot(s)
+    change_month = "2026-01"
+    with session_scope(session_factory) as s:
+        agents = list(s.scalars(select(MonthResultRow.agent_id).where(MonthResultRow.month == change_month)
+                                .order_by(MonthResultRow.agent_id).limit(12)))
+    assert len(agents) == 12
+    extra = ["inspection_id,agent_id,contact_on,channel,contact_ref,inspector,defect_codes"]
+    for n, a in enumerate(agents):
+        extra.append(f"EXTRA{n},{a},{change_month}-15,chat,extra-{n},qa,T3-01" if n % 2 else f"EXTRA{n},{a},{change_month}-15,chat,extra-{n},qa,T2-01;T1-03")
+    with session_scope(session_factory) as s:
+        rb = rulebooks.current(s)
+        res = import_table(s, "inspections", ("\n".join(extra) + "\n").encode(), filename="extra.csv", actor="t", rulebook=rb, today=TODAY)
+        assert res.first_affected_month is not None and res.first_affected_month <= change_month
+        recompute(s, start=res.first_affected_month)
+        incremental = snapshot(s)
+    with session_scope(session_factory) as s:
+        recompute(s)
+        full = snapshot(s)
+    assert incremental == full
+    # Months before the change are untouched by the incremental run.
+    assert [r for r in before if r[1] < res.first_affected_month] == [r for r in incremental if r[1] < res.first_affected_month]
+    assert before != incremental
+
+
+def test_incremental_after_void_and_decision_equals_full(session_factory):
+    data = synth.generate(50, 15, last_month="2026-03", seed=5)
+    _load(session_factory, data)
+    with session_scope(session_factory) as s:
+        row = s.execute(select(MonthResultRow.agent_id, MonthResultRow.month)
+                        .where(MonthResultRow.n_inspections > 3).order_by(MonthResultRow.month.desc())).first()
+        from starlevel.db.models import Inspection
+
+        insp = s.scalar(select(Inspection).where(Inspection.agent_id == row[0], Inspection.month == row[1]).limit(1))
+        month = corrections.void_inspection(s, insp.inspection_id, reason="wrong agent", actor="t")
+        recompute(s, start=month)
+        incremental = snapshot(s)
+    with session_scope(session_factory) as s:
+        recompute(s)
+        assert snapshot(s) == incremental
+
+
+def test_new_rulebook_version_recomputes_from_its_month(session_factory):
+    from starlevel.domain.rulebook import default_rulebook_document
+
+    data = synth.generate(40, 14, last_month="2026-02", seed=3)
+    _load(session_factory, data)
+    with session_scope(session_factory) as s:
+        before = snapshot(s)
+        doc = default_rulebook_document()
+        for p in doc["promotions"]:
+            p["threshold"] = {"phone": "70", "online": "75"}
+        eff = M.add_months("2026-02", -4)
+        rulebooks.add_version(s, doc, effective_from=eff, actor="t", note="easier")
+        recompute(s, start=eff)
+        after = snapshot(s)
+    assert [r for r in before if r[1] < eff] == [r for r in after if r[1] < eff]
+    versions = {r[2] for r in after if r[1] >= eff}
+    assert versions == {2}
+    with session_scope(session_factory) as s:
+        recompute(s)
+        assert snapshot(s) == after
