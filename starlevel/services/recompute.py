@@ -9,9 +9,10 @@ of the work that scales with the number of inspections).
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -254,42 +255,91 @@ def row_to_result(row: MonthResultRow) -> MonthResult:
     )
 
 
+class _PriorRow:
+    """A stored result without its explanation and dimension detail (not needed to resume)."""
+
+    __slots__ = ("_row",)
+    dimensions = None
+    explanation = None
+
+    def __init__(self, row: Any) -> None:
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
+
+
 def load_prior(session: Session, start: str, months_back: int) -> dict[str, list[MonthResult]]:
+    """The stored results the engine needs to resume at ``start`` (state and windows)."""
     first = M.add_months(start, -months_back)
-    rows = session.scalars(
-        select(MonthResultRow)
+    cols = [c for c in MonthResultRow.__table__.columns if c.name not in ("explanation", "dimensions")]
+    rows = session.execute(
+        select(*cols)
         .where(MonthResultRow.month >= first, MonthResultRow.month < start)
         .order_by(MonthResultRow.agent_id, MonthResultRow.month)
     )
     prior: dict[str, list[MonthResult]] = defaultdict(list)
     for row in rows:
-        prior[row.agent_id].append(row_to_result(row))
+        prior[row.agent_id].append(row_to_result(_PriorRow(row)))  # type: ignore[arg-type]
     return dict(prior)
 
 
+RESULT_COLUMNS = [c.name for c in MonthResultRow.__table__.columns]
+_JSON_COLUMNS = {"dimensions", "explanation"}
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+
 def _write(session: Session, results: Iterable[MonthResult], rulebooks: Sequence[Rulebook]) -> int:
+    """Bulk-write results through the driver: executemany on SQLite, COPY on PostgreSQL.
+
+    The ORM's per-value type processing costs more than the ladder itself at this
+    volume, so values are prepared here exactly as the column types would store them.
+    """
     by_version = {rb.version: rb for rb in rulebooks}
-
-    def grade_for(version: int) -> Callable[[int], str]:
-        rb = by_version[version]
-        return lambda level: rb.pay_grade(level).grade
-
     graders: dict[int, Callable[[int], str]] = {}
-    batch: list[dict[str, Any]] = []
+    conn = session.connection()
+    dialect = conn.dialect.name
+
+    def prepared() -> Iterator[tuple[Any, ...]]:
+        for r in results:
+            grader = graders.get(r.rulebook_version)
+            if grader is None:
+                rb = by_version[r.rulebook_version]
+                grader = graders[r.rulebook_version] = lambda level, rb=rb: rb.pay_grade(level).grade
+            row = result_to_row(r, grader)
+            out = []
+            for name in RESULT_COLUMNS:
+                v = row[name]
+                if name in _JSON_COLUMNS:
+                    v = _dumps(v)
+                elif isinstance(v, Decimal) and dialect == "sqlite":
+                    v = str(v)
+                out.append(v)
+            yield tuple(out)
+
     written = 0
-    table = MonthResultRow.__table__
-    for r in results:
-        grader = graders.get(r.rulebook_version)
-        if grader is None:
-            grader = graders[r.rulebook_version] = grade_for(r.rulebook_version)
-        batch.append(result_to_row(r, grader))
+    if dialect == "postgresql":
+        raw = conn.connection.driver_connection
+        cols = ", ".join(RESULT_COLUMNS)
+        with raw.cursor() as cur, cur.copy(f"COPY month_results ({cols}) FROM STDIN") as copy:
+            for values in prepared():
+                copy.write_row(values)
+                written += 1
+        return written
+    placeholders = ", ".join("?" for _ in RESULT_COLUMNS)
+    sql = f"INSERT INTO month_results ({', '.join(RESULT_COLUMNS)}) VALUES ({placeholders})"
+    raw_cursor = conn.connection.driver_connection.cursor()
+    batch: list[tuple[Any, ...]] = []
+    for values in prepared():
+        batch.append(values)
         if len(batch) >= INSERT_CHUNK:
-            session.execute(insert(table), batch)
+            raw_cursor.executemany(sql, batch)
             written += len(batch)
             batch = []
     if batch:
-        session.execute(insert(table), batch)
+        raw_cursor.executemany(sql, batch)
         written += len(batch)
+    raw_cursor.close()
     return written
 
 
