@@ -64,12 +64,18 @@ PROGRESS_EVERY = 50_000
 #: Inserting at least this many inspections (and no fewer than are stored) rebuilds
 #: the SQLite indexes once at the end instead of updating them row by row.
 BULK_LOAD_ROWS = 100_000
+#: Rows per executemany call.
+WRITE_CHUNK = 20_000
+#: Keys per ``IN (...)`` look-up: SQLite builds before 3.32 allow only 999 bound parameters.
+LOOKUP_CHUNK_SQLITE = 900
+LOOKUP_CHUNK = 5000
 
 # Column sizes of the schema: PostgreSQL enforces them, so they are checked up front.
 _LIMITS = {
     "agent_id": 64, "name": 200, "team": 100, "inspection_id": 64, "contact_ref": 200, "inspector": 100,
 }
 
+_IF_NOT_EXISTS = re.compile(r"^(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+(?!IF\s)", re.IGNORECASE)
 _INT_RE = re.compile(r"^[0-9]+$")
 _DEC_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 _CENT = Decimal("0.01")
@@ -230,10 +236,9 @@ class _Db:
         self.conn: Connection = session.connection()
         self.dialect = self.conn.dialect
         sqlite = self.dialect.name == "sqlite"
-        # Bound parameters per statement: old SQLite builds allow only 999.
-        self.id_chunk = 900 if sqlite else 5000
-        self.pair_chunk = 450 if sqlite else 2500
-        self.write_chunk = 20_000
+        self.id_chunk = LOOKUP_CHUNK_SQLITE if sqlite else LOOKUP_CHUNK
+        self.pair_chunk = max(1, self.id_chunk // 2)
+        self.write_chunk = WRITE_CHUNK
         style = self.dialect.paramstyle
         self.placeholder = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
 
@@ -273,8 +278,11 @@ class _Db:
         try:
             yield
         finally:
-            for _name, sql in indexes:
-                self.conn.exec_driver_sql(sql)
+            # If SQLite itself rolled the transaction back (it does on some errors), the
+            # drops were undone with it and there is nothing to rebuild.
+            if raw.in_transaction:
+                for _name, sql in indexes:
+                    self.conn.exec_driver_sql(_IF_NOT_EXISTS.sub(r"\1 IF NOT EXISTS ", sql, count=1))
 
     def insert_many(
         self,
@@ -371,8 +379,9 @@ def import_table(
         runner.check(table.rows)
     except TableError as exc:
         errors.add(exc.row, exc.column, exc.problem)
-    if not errors:
-        runner.check_database()
+    # The rows that passed are also checked against the database, so that one rejection
+    # lists every problem of the file.
+    runner.check_database()
     if errors:
         raise ImportRejected(errors.listing(), filename=filename, kind=kind)
     return runner.write()

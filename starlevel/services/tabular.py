@@ -29,6 +29,7 @@ __all__ = ["Table", "TableError", "EXTRA", "read_table", "read_csv", "read_xlsx"
 EXTRA: None = None
 
 _XLSX_MAGIC = b"PK\x03\x04"
+_XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2: .xls (and .doc and …)
 
 
 class TableError(ValueError):
@@ -58,6 +59,8 @@ def read_table(data: bytes, *, filename: str = "") -> Table:
     """Read CSV or XLSX bytes; XLSX is recognised by its content (a zip), not only the name."""
     if data.startswith(_XLSX_MAGIC) or filename.lower().endswith((".xlsx", ".xlsm")):
         return read_xlsx(data)
+    if data.startswith(_XLS_MAGIC):
+        raise TableError("this is an old Excel .xls workbook; save it as .xlsx or as \"CSV UTF-8\" and try again")
     return read_csv(data)
 
 
@@ -114,20 +117,18 @@ def _csv_rows(reader: Any, header: list[str], line: int) -> Iterator[tuple[int, 
             start = line + 1
             line = reader.line_num
             n = len(cells)
-            if n == width:
+            if n == width and cells[0]:  # the usual case
                 yield start, dict(zip(header, cells))
                 continue
-            if not any(cells) or not any(c.strip() for c in cells):
-                continue  # a blank line
+            if not any(c.strip() for c in cells):
+                continue  # a blank line, or one of only commas
             if n < width:
                 cells = cells + [""] * (width - n)
-                yield start, dict(zip(header, cells))
-            else:
-                row = dict(zip(header, cells))
-                extra = [c for c in cells[width:] if c.strip()]
-                if extra:
-                    row[EXTRA] = extra
-                yield start, row
+            row = dict(zip(header, cells))
+            extra = [c for c in cells[width:] if c.strip()]
+            if extra:
+                row[EXTRA] = extra
+            yield start, row
     except csv.Error as exc:
         raise TableError(f"the file cannot be read as CSV here: {exc}", row=reader.line_num) from None
 
