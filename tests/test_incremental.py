@@ -96,3 +96,43 @@ def test_new_rulebook_version_recomputes_from_its_month(session_factory):
     with session_scope(session_factory) as s:
         recompute(s)
         assert snapshot(s) == after
+
+
+def test_single_agent_fast_path_equals_full(session_factory):
+    """recompute_agent takes the one-agent path when no quota can be touched, and the
+    company-wide one otherwise; either way the cache equals a full recompute."""
+    import random
+
+    from starlevel.db.models import Inspection
+    from starlevel.services.recompute import recompute_agent
+
+    data = synth.generate(60, 16, last_month="2026-04", seed=21)
+    _load(session_factory, data)
+    rng = random.Random(4)
+    fast = slow = 0
+    with session_scope(session_factory) as s:
+        live = s.execute(select(MonthResultRow.agent_id, MonthResultRow.month)
+                         .where(MonthResultRow.n_inspections > 0).order_by(MonthResultRow.agent_id, MonthResultRow.month)).all()
+    for n in range(14):
+        agent_id, month = rng.choice(live)
+        with session_scope(session_factory) as s:
+            rb = rulebooks.current(s)
+            if n % 3 == 2:
+                insp = s.scalar(select(Inspection).where(Inspection.agent_id == agent_id, Inspection.month == month,
+                                                         Inspection.voided_at.is_(None)).limit(1))
+                if insp is None:
+                    continue
+                corrections.void_inspection(s, insp.inspection_id, reason="test", actor="t")
+            else:
+                codes = rng.choice(["", "T1-01", "T2-03", "T3-02", "T1-01;T1-05"])
+                csv_text = ("inspection_id,agent_id,contact_on,channel,contact_ref,inspector,defect_codes\n"
+                            f"FP{n},{agent_id},{month}-20,chat,fp-{n},qa,{codes}\n")
+                import_table(s, "inspections", csv_text.encode(), filename="fp.csv", actor="t", rulebook=rb, today=TODAY)
+            stats = recompute_agent(s, agent_id, month)
+            fast += "agent_only" in stats.phases
+            slow += "agent_only" not in stats.phases
+            quick = snapshot(s)
+        with session_scope(session_factory) as s:
+            recompute(s)
+            assert snapshot(s) == quick, f"change {n} ({agent_id} {month}) diverged"
+    assert fast > 0, "the one-agent path was never taken"

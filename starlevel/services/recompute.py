@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Agent as AgentRow
 from starlevel.db.models import HrDecisionRow, Inspection, InspectionDefect, MonthlyMetrics, MonthResultRow
 from starlevel.domain import months as M
-from starlevel.domain.ladder import evaluate, evaluated_months
+from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
 from starlevel.domain.rulebook import Rulebook
 from starlevel.services import rulebooks as rulebook_store
@@ -81,7 +81,7 @@ def _centi(value: Decimal) -> int:
     return int(scaled)
 
 
-def evidence_query(rb: Rulebook, first: str, last: str):  # type: ignore[no-untyped-def]
+def evidence_query(rb: Rulebook, first: str, last: str, agent_id: str | None = None):  # type: ignore[no-untyped-def]
     """Per agent-month: inspections, Σ clamped scores (hundredths), error occurrences."""
     catalog = list(rb.defects)
     deduction = case(
@@ -106,7 +106,8 @@ def evidence_query(rb: Rulebook, first: str, last: str):  # type: ignore[no-unty
             InspectionDefect,
             and_(InspectionDefect.inspection_id == Inspection.inspection_id, InspectionDefect.voided_at.is_(None)),
         )
-        .where(Inspection.voided_at.is_(None), Inspection.month >= first, Inspection.month <= last)
+        .where(Inspection.voided_at.is_(None), Inspection.month >= first, Inspection.month <= last,
+               *([Inspection.agent_id == agent_id] if agent_id else []))
         .group_by(Inspection.inspection_id, Inspection.agent_id, Inspection.month)
         .subquery()
     )
@@ -121,12 +122,14 @@ def evidence_query(rb: Rulebook, first: str, last: str):  # type: ignore[no-unty
     ).group_by(per_inspection.c.agent_id, per_inspection.c.month)
 
 
-def load_evidence(session: Session, rulebooks: Sequence[Rulebook], start: str, end: str) -> dict[tuple[str, str], MonthEvidence]:
+def load_evidence(
+    session: Session, rulebooks: Sequence[Rulebook], start: str, end: str, agent_id: str | None = None
+) -> dict[tuple[str, str], MonthEvidence]:
     evidence: dict[tuple[str, str], MonthEvidence] = {}
     for rb, first, last in _version_ranges(rulebooks, start, end):
         counts: dict[tuple[str, str], tuple[int, int, int]] = {}
-        for agent_id, month, n, score_centi, errs in session.execute(evidence_query(rb, first, last)):
-            counts[(agent_id, month)] = (int(n), int(score_centi), int(errs))
+        for aid, month, n, score_centi, errs in session.execute(evidence_query(rb, first, last, agent_id)):
+            counts[(aid, month)] = (int(n), int(score_centi), int(errs))
         red: dict[tuple[str, str], list[str]] = defaultdict(list)
         red_codes = [d.code for d in rb.defects if rb.is_red_line(d.code)]
         if red_codes:
@@ -137,11 +140,12 @@ def load_evidence(session: Session, rulebooks: Sequence[Rulebook], start: str, e
                     Inspection.voided_at.is_(None), InspectionDefect.voided_at.is_(None),
                     Inspection.month >= first, Inspection.month <= last,
                     InspectionDefect.code.in_(red_codes),
+                    *([Inspection.agent_id == agent_id] if agent_id else []),
                 )
                 .order_by(Inspection.agent_id, Inspection.contact_on, Inspection.inspection_id, InspectionDefect.position)
             )
-            for agent_id, month, code in session.execute(q):
-                red[(agent_id, month)].append(code)
+            for aid, month, code in session.execute(q):
+                red[(aid, month)].append(code)
         for key, (n, score_centi, errs) in counts.items():
             evidence[key] = MonthEvidence(
                 n_inspections=n,
@@ -152,21 +156,22 @@ def load_evidence(session: Session, rulebooks: Sequence[Rulebook], start: str, e
     return evidence
 
 
-def load_metrics(session: Session, start: str) -> dict[tuple[str, str], Metrics]:
+def load_metrics(session: Session, start: str, agent_id: str | None = None) -> dict[tuple[str, str], Metrics]:
     rows = session.execute(
         select(
             MonthlyMetrics.agent_id, MonthlyMetrics.month, MonthlyMetrics.satisfaction,
             MonthlyMetrics.efficiency, MonthlyMetrics.attitude, MonthlyMetrics.complaints,
-        ).where(MonthlyMetrics.month >= start)
+        ).where(MonthlyMetrics.month >= start, *([MonthlyMetrics.agent_id == agent_id] if agent_id else []))
     )
     return {(r[0], r[1]): Metrics(*r) for r in rows}
 
 
-def load_decisions(session: Session, start: str) -> dict[tuple[str, str], HrDecision]:
+def load_decisions(session: Session, start: str, agent_id: str | None = None) -> dict[tuple[str, str], HrDecision]:
     """The newest live decision per agent-month."""
     rows = session.execute(
         select(HrDecisionRow.agent_id, HrDecisionRow.month, HrDecisionRow.action, HrDecisionRow.reason, HrDecisionRow.decided_by)
-        .where(HrDecisionRow.voided_at.is_(None), HrDecisionRow.month >= start)
+        .where(HrDecisionRow.voided_at.is_(None), HrDecisionRow.month >= start,
+               *([HrDecisionRow.agent_id == agent_id] if agent_id else []))
         .order_by(HrDecisionRow.decided_at, HrDecisionRow.id)
     )
     return {(r[0], r[1]): HrDecision(*r) for r in rows}
@@ -269,13 +274,16 @@ class _PriorRow:
         return getattr(self._row, name)
 
 
-def load_prior(session: Session, start: str, months_back: int) -> dict[str, list[MonthResult]]:
+def load_prior(
+    session: Session, start: str, months_back: int, agent_id: str | None = None
+) -> dict[str, list[MonthResult]]:
     """The stored results the engine needs to resume at ``start`` (state and windows)."""
     first = M.add_months(start, -months_back)
     cols = [c for c in MonthResultRow.__table__.columns if c.name not in ("explanation", "dimensions")]
     rows = session.execute(
         select(*cols)
-        .where(MonthResultRow.month >= first, MonthResultRow.month < start)
+        .where(MonthResultRow.month >= first, MonthResultRow.month < start,
+               *([MonthResultRow.agent_id == agent_id] if agent_id else []))
         .order_by(MonthResultRow.agent_id, MonthResultRow.month)
     )
     prior: dict[str, list[MonthResult]] = defaultdict(list)
@@ -370,8 +378,7 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
             # Nothing left to evaluate past the data; drop stale results only.
             session.execute(delete(MonthResultRow).where(MonthResultRow.month >= start))
             return RecomputeStats(start, end, 0, 0, time.perf_counter() - t0, phases)
-        max_window = max(rb.max_window for rb in rulebooks)
-        prior = load_prior(session, start, max_window + 1)
+        prior = load_prior(session, start, prior_months_needed(rulebooks) + 1)
     phases["load_static"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -398,3 +405,62 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
     phases["write_results"] = time.perf_counter() - t
     months = len([m for m in evaluated if m >= start])
     return RecomputeStats(start, end, months, written, time.perf_counter() - t0, phases)
+
+
+# ---------------------------------------------------------------- one agent's change
+
+QUOTA_EVENTS = frozenset({"promote", "waitlist", "hold"})
+
+
+def recompute_agent(session: Session, agent_id: str, start: str) -> RecomputeStats:
+    """Re-evaluate after a change to one agent's inputs from ``start`` on.
+
+    Other agents depend on this one only through quotas (holder counts and the ranking
+    of eligible agents). So the agent is evaluated alone with quotas lifted; if neither
+    the stored nor the new timeline has the agent near a quota (no promote, waitlist or
+    hold) and every level step is unchanged, nobody else can be affected and only this
+    agent's rows are rewritten. Otherwise the company-wide incremental recompute runs.
+    Either way the stored results equal those of a full recompute.
+    """
+    import dataclasses
+
+    t0 = time.perf_counter()
+    rulebooks = rulebook_store.load_all(session)
+    agent = session.get(AgentRow, agent_id)
+    last = last_data_month(session)
+    bounds = session.execute(select(func.min(MonthResultRow.month), func.max(MonthResultRow.month))).one()
+    if agent is None or not rulebooks or bounds[0] is None or any(rb.approval_required for rb in rulebooks):
+        return recompute(session, start=start)
+    first_hire = session.scalar(select(func.min(AgentRow.hired_on)))
+    last_hire = session.scalar(select(func.max(AgentRow.hired_on)))
+    company_first = M.month_of(first_hire)
+    company_end = max(M.month_of(last_hire), last) if last else M.month_of(last_hire)
+    if (company_first, company_end) != (bounds[0], bounds[1]):
+        return recompute(session, start=start)  # the evaluated range itself moved
+    me = Agent(agent.agent_id, agent.name, agent.track, agent.team, agent.hired_on, agent.left_on,
+               agent.initial_level, agent.probation_months)
+    hire = M.month_of(me.hired_on)
+    start = max(start, hire)
+    end = company_end
+    uncapped = [dataclasses.replace(rb, quotas={}) for rb in rulebooks]
+    prior = {} if start == hire else load_prior(session, start, prior_months_needed(rulebooks) + 1, agent_id)
+    if start != hire and not prior.get(agent_id):
+        return recompute(session, start=start)
+    new = evaluate(
+        [me], load_evidence(session, rulebooks, start, end, agent_id), load_metrics(session, start, agent_id),
+        load_decisions(session, start, agent_id), uncapped, last_data_month=last,
+        start=None if start == hire else start, prior=prior,
+    )
+    new = [r for r in new if r.month <= end]
+    old = session.execute(
+        select(MonthResultRow.month, MonthResultRow.level, MonthResultRow.next_level, MonthResultRow.event)
+        .where(MonthResultRow.agent_id == agent_id, MonthResultRow.month >= start)
+        .order_by(MonthResultRow.month)
+    ).all()
+    same_steps = [(o.month, o.level, o.next_level) for o in old] == [(r.month, r.level, r.next_level) for r in new]
+    near_quota = any(o.event in QUOTA_EVENTS for o in old) or any(r.event in QUOTA_EVENTS for r in new)
+    if not same_steps or near_quota:
+        return recompute(session, start=start)
+    session.execute(delete(MonthResultRow).where(MonthResultRow.agent_id == agent_id, MonthResultRow.month >= start))
+    written = _write(session, new, rulebooks)
+    return RecomputeStats(start, end, len(new), written, time.perf_counter() - t0, {"agent_only": 1.0})
