@@ -30,7 +30,6 @@ def rulebook():
 def tiny(monkeypatch):
     monkeypatch.setattr(importer, "WRITE_CHUNK", 4)
     monkeypatch.setattr(importer, "LOOKUP_CHUNK", 3)
-    monkeypatch.setattr(importer, "LOOKUP_CHUNK_SQLITE", 3)
     monkeypatch.setattr(importer, "BULK_LOAD_ROWS", 5)
     monkeypatch.setattr(importer, "PROGRESS_EVERY", 10)
 

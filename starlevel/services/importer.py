@@ -22,11 +22,12 @@ already holds rows, and inserts go straight to the driver's ``executemany``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from sqlite3 import SQLITE_LIMIT_VARIABLE_NUMBER
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, tuple_, update
@@ -36,6 +37,7 @@ from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect,
 from starlevel.domain.model import CHANNELS
 from starlevel.services import audit
 from starlevel.services.tabular import EXTRA, TableError, read_table
+from starlevel.services.tabular import Table as TabularTable
 
 __all__ = [
     "COLUMNS",
@@ -66,8 +68,7 @@ PROGRESS_EVERY = 50_000
 BULK_LOAD_ROWS = 100_000
 #: Rows per executemany call.
 WRITE_CHUNK = 20_000
-#: Keys per ``IN (...)`` look-up: SQLite builds before 3.32 allow only 999 bound parameters.
-LOOKUP_CHUNK_SQLITE = 900
+#: Keys per ``IN (...)`` look-up (fewer where SQLite allows fewer bound parameters).
 LOOKUP_CHUNK = 5000
 
 # Column sizes of the schema: PostgreSQL enforces them, so they are checked up front.
@@ -76,8 +77,8 @@ _LIMITS = {
 }
 
 _IF_NOT_EXISTS = re.compile(r"^(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+(?!IF\s)", re.IGNORECASE)
-_INT_RE = re.compile(r"^[0-9]+$")
-_DEC_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+_INT_RE = re.compile(r"^[0-9]+\Z")
+_DEC_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)?\Z")
 _CENT = Decimal("0.01")
 _HUNDRED = Decimal(100)
 
@@ -157,7 +158,8 @@ def _month_text(d: date) -> str:
 
 def _parse_date(text: str) -> date | str:
     """A ``YYYY-MM-DD`` date, or the problem with ``text`` as a message."""
-    if len(text) != 10 or text[4] != "-" or text[7] != "-" or not (text[:4] + text[5:7] + text[8:]).isdigit():
+    digits = text[:4] + text[5:7] + text[8:]
+    if len(text) != 10 or text[4] != "-" or text[7] != "-" or not (digits.isascii() and digits.isdigit()):
         return f"{text!r} is not a date in the form YYYY-MM-DD"
     try:
         return date.fromisoformat(text)
@@ -167,7 +169,8 @@ def _parse_date(text: str) -> date | str:
 
 def _parse_month(text: str) -> str | None:
     """None when ``text`` is a real ``YYYY-MM`` month, else the problem."""
-    if len(text) == 7 and text[4] == "-" and (text[:4] + text[5:]).isdigit():
+    digits = text[:4] + text[5:]
+    if len(text) == 7 and text[4] == "-" and digits.isascii() and digits.isdigit():
         if 1 <= int(text[5:]) <= 12 and int(text[:4]) >= 1:
             return None
         return f"{text!r} is not a real month (YYYY-MM)"
@@ -235,8 +238,11 @@ class _Db:
         self.session = session
         self.conn: Connection = session.connection()
         self.dialect = self.conn.dialect
-        sqlite = self.dialect.name == "sqlite"
-        self.id_chunk = LOOKUP_CHUNK_SQLITE if sqlite else LOOKUP_CHUNK
+        self.id_chunk = LOOKUP_CHUNK
+        if self.dialect.name == "sqlite":
+            raw = self.conn.connection.driver_connection
+            limit = raw.getlimit(SQLITE_LIMIT_VARIABLE_NUMBER) if hasattr(raw, "getlimit") else 999
+            self.id_chunk = max(1, min(LOOKUP_CHUNK, limit - 1))
         self.pair_chunk = max(1, self.id_chunk // 2)
         self.write_chunk = WRITE_CHUNK
         style = self.dialect.paramstyle
@@ -340,7 +346,7 @@ class _Db:
 
 def import_table(
     session: Session,
-    kind: str,
+    kind: Kind,
     data: bytes,
     *,
     filename: str,
@@ -372,11 +378,10 @@ def import_table(
     ctx = _Context(
         session=session, db=_Db(session), kind=kind, filename=filename, actor=actor, rulebook=rulebook,
         today=today, errors=errors, progress=progress, estimated=table.estimated_rows,
-        columns=frozenset(table.header),
     )
     runner = {"agents": _AgentsImport, "inspections": _InspectionsImport, "metrics": _MetricsImport}[kind](ctx)
     try:
-        runner.check(table.rows)
+        runner.check(table)
     except TableError as exc:
         errors.add(exc.row, exc.column, exc.problem)
     # The rows that passed are also checked against the database, so that one rejection
@@ -416,7 +421,6 @@ class _Context:
     errors: _Errors
     progress: Callable[[int, int], None] | None
     estimated: int
-    columns: frozenset[str]
     rows: int = 0
     reason: str = field(init=False)
 
@@ -447,7 +451,8 @@ def _text(rec: dict[Any, Any], column: str) -> str:
 
 
 def _required(ctx: _Context, row: int, rec: dict[Any, Any], column: str) -> str | None:
-    """The trimmed value, or None after recording that it is empty or too long."""
+    """The trimmed value of ``rec[column]``, or None after recording that it is empty or
+    too long."""
     value = rec[column].strip()
     if not value:
         ctx.errors.add(row, column, "is empty; a value is required")
@@ -459,8 +464,7 @@ def _required(ctx: _Context, row: int, rec: dict[Any, Any], column: str) -> str 
     return value
 
 
-def _extra_cells(ctx: _Context, row: int, rec: dict[Any, Any]) -> bool:
-    extra = rec.get(EXTRA)
+def _extra_cells(ctx: _Context, row: int, extra: list[str] | None) -> bool:
     if extra:
         ctx.errors.add(row, "", f"has {len(extra)} value(s) beyond the last column of the header: "
                                 f"{', '.join(repr(v) for v in extra[:3])}")
@@ -482,7 +486,8 @@ class _AgentsImport:
         self.changed: list[tuple[str, tuple[Any, ...]]] = []  # (agent_id, old values)
         self.unchanged = 0
 
-    def check(self, rows: Iterable[tuple[int, dict[Any, Any]]]) -> None:
+    def check(self, table: TabularTable) -> None:
+        rows = table.rows
         ctx = self.ctx
         rb = ctx.rulebook
         tracks = tuple(rb.tracks)
@@ -495,7 +500,7 @@ class _AgentsImport:
             n += 1
             if n % PROGRESS_EVERY == 0:
                 ctx.tick(n)
-            bad = _extra_cells(ctx, row, rec)
+            bad = _extra_cells(ctx, row, rec.get(EXTRA))
             agent_id = _required(ctx, row, rec, "agent_id")
             name = _required(ctx, row, rec, "name")
             team = _required(ctx, row, rec, "team")
@@ -664,9 +669,8 @@ class _InspectionsImport:
         self.table_empty = True
         self.months: set[str] = set()
         self.used_codes: set[str] = set()
-        self.iso: dict[Any, str] = {}  # driver value of contact_on -> YYYY-MM-DD
 
-    def check(self, rows: Iterable[tuple[int, dict[Any, Any]]]) -> None:
+    def check(self, table: TabularTable) -> None:
         ctx = self.ctx
         err = ctx.errors.add
         rb = ctx.rulebook
@@ -690,21 +694,25 @@ class _InspectionsImport:
         add_codes = codes_list.append
         unchanged = 0
         n = 0
-        for row, rec in rows:
+        width = len(table.header)
+        at_id, at_agent, at_on, at_channel, at_ref, at_inspector, at_codes = (
+            table.header.index(c) for c in COLUMNS["inspections"][0])
+        every = PROGRESS_EVERY
+        for row, cells in table.records:
             n += 1
-            if n % PROGRESS_EVERY == 0:
+            if n % every == 0:
                 ctx.tick(n)
-            bad = EXTRA in rec and _extra_cells(ctx, row, rec)
-            iid = rec["inspection_id"].strip()
-            agent_id = rec["agent_id"].strip()
-            contact_on = rec["contact_on"].strip()
-            channel = rec["channel"].strip()
-            ref = rec["contact_ref"].strip()
-            inspector = rec["inspector"].strip()
-            codes_text = rec["defect_codes"]
+            bad = len(cells) != width and _extra_cells(ctx, row, cells[width:])
+            iid = cells[at_id].strip()
+            agent_id = cells[at_agent].strip()
+            contact_on = cells[at_on].strip()
+            channel = cells[at_channel].strip()
+            ref = cells[at_ref].strip()
+            inspector = cells[at_inspector].strip()
+            codes_text = cells[at_codes]
 
             if not iid or len(iid) > 64:
-                _required(ctx, row, rec, "inspection_id")
+                _required(ctx, row, {"inspection_id": iid}, "inspection_id")
                 bad = True
             info = agents.get(agent_id)
             if info is None:
@@ -728,7 +736,6 @@ class _InspectionsImport:
                     else:
                         bound = bind_date(d)
                         parsed = (bound, _month_text(d))
-                        self.iso[bound] = contact_on
                 date_cache[contact_on] = parsed
             if parsed.__class__ is str:
                 err(row, "contact_on", parsed)  # type: ignore[arg-type]
@@ -746,12 +753,12 @@ class _InspectionsImport:
                     err(row, "channel", f"{channel!r} is not a channel ({channel_list})")
                 bad = True
             if not ref or len(ref) > limits["contact_ref"]:
-                _required(ctx, row, rec, "contact_ref")
+                _required(ctx, row, {"contact_ref": ref}, "contact_ref")
                 bad = True
             insp = inspectors.get(inspector)
             if insp is None:
                 if not inspector or len(inspector) > limits["inspector"]:
-                    _required(ctx, row, rec, "inspector")
+                    _required(ctx, row, {"inspector": inspector}, "inspector")
                     bad = True
                 else:
                     insp = inspectors[inspector] = inspector
@@ -914,7 +921,8 @@ class _MetricsImport:
         self.changed: list[tuple[tuple[str, str], tuple[Any, ...]]] = []
         self.unchanged = 0
 
-    def check(self, rows: Iterable[tuple[int, dict[Any, Any]]]) -> None:
+    def check(self, table: TabularTable) -> None:
+        rows = table.rows
         ctx = self.ctx
         err = ctx.errors.add
         agents = ctx.db.load_agents()
@@ -927,7 +935,7 @@ class _MetricsImport:
             n += 1
             if n % PROGRESS_EVERY == 0:
                 ctx.tick(n)
-            bad = EXTRA in rec and _extra_cells(ctx, row, rec)
+            bad = _extra_cells(ctx, row, rec.get(EXTRA))
             agent_id = rec["agent_id"].strip()
             month = rec["month"].strip()
             info = agents.get(agent_id)

@@ -44,15 +44,28 @@ class TableError(ValueError):
 
 @dataclass
 class Table:
-    """``header``: the column names, trimmed. ``rows``: ``(row_number, {column: text})`` for
-    every non-blank data row, lazily for CSV. ``estimated_rows``: the number of data rows
-    (exact for XLSX; for CSV the number of lines after the header, an upper bound when
-    there are blank lines or quoted line breaks)."""
+    """``header``: the column names, trimmed. ``records``: ``(row_number, cells)`` for every
+    non-blank data row, lazily for CSV; ``cells`` is a list of texts in header order, padded
+    to the header's width, and longer only when the row has non-empty cells beyond the
+    header. ``rows`` gives the same rows as dicts. ``estimated_rows``: the number of data
+    rows (exact for XLSX; for CSV the number of lines after the header, an upper bound when
+    there are blank lines or quoted line breaks). Iterate only one of ``records``/``rows``."""
 
     header: list[str]
-    rows: Iterator[tuple[int, dict[Any, Any]]]
+    records: Iterator[tuple[int, list[str]]]
     estimated_rows: int
     format: str
+
+    @property
+    def rows(self) -> Iterator[tuple[int, dict[Any, Any]]]:
+        """``(row_number, {column: text})``; cells beyond the header under :data:`EXTRA`."""
+        header = self.header
+        width = len(header)
+        for number, cells in self.records:
+            row: dict[Any, Any] = dict(zip(header, cells))
+            if len(cells) > width:
+                row[EXTRA] = cells[width:]
+            yield number, row
 
 
 def read_table(data: bytes, *, filename: str = "") -> Table:
@@ -107,28 +120,30 @@ def read_csv(data: bytes) -> Table:
     header_line = reader.line_num
     newlines = data.count(b"\n")
     estimated = max(0, newlines - header_line + (0 if data.endswith(b"\n") else 1))
-    return Table(header, _csv_rows(reader, header, header_line), estimated, "csv")
+    return Table(header, _csv_records(reader, len(header), header_line), estimated, "csv")
 
 
-def _csv_rows(reader: Any, header: list[str], line: int) -> Iterator[tuple[int, dict[Any, Any]]]:
-    width = len(header)
+def _fit(cells: list[str], width: int) -> list[str]:
+    """Pad a short row; drop empty cells beyond the header (keep non-empty ones)."""
+    n = len(cells)
+    if n < width:
+        return cells + [""] * (width - n)
+    while n > width and not cells[n - 1].strip():
+        n -= 1
+    return cells[:n]
+
+
+def _csv_records(reader: Any, width: int, line: int) -> Iterator[tuple[int, list[str]]]:
     try:
         for cells in reader:
             start = line + 1
             line = reader.line_num
-            n = len(cells)
-            if n == width and cells[0]:  # the usual case
-                yield start, dict(zip(header, cells))
+            if len(cells) == width and cells[0]:  # the usual case
+                yield start, cells
                 continue
             if not any(c.strip() for c in cells):
                 continue  # a blank line, or one of only commas
-            if n < width:
-                cells = cells + [""] * (width - n)
-            row = dict(zip(header, cells))
-            extra = [c for c in cells[width:] if c.strip()]
-            if extra:
-                row[EXTRA] = extra
-            yield start, row
+            yield start, _fit(cells, width)
     except csv.Error as exc:
         raise TableError(f"the file cannot be read as CSV here: {exc}", row=reader.line_num) from None
 
@@ -195,16 +210,7 @@ def read_xlsx(data: bytes) -> Table:
             wb.close()
     if not rows:
         raise TableError("the file is empty: no header row")
-    header_number, first = rows[0]
-    header = _clean_header(first)
+    header = _clean_header(rows[0][1])
     width = len(header)
-    out: list[tuple[int, dict[Any, Any]]] = []
-    for number, cells in rows[1:]:
-        if len(cells) < width:
-            cells = cells + [""] * (width - len(cells))
-        row: dict[Any, Any] = dict(zip(header, cells))
-        extra = [c for c in cells[width:] if c.strip()]
-        if extra:
-            row[EXTRA] = extra
-        out.append((number, row))
+    out = [(number, _fit(cells, width)) for number, cells in rows[1:]]
     return Table(header, iter(out), len(out), "xlsx")
