@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 from msgspec import Struct
 
@@ -24,6 +24,9 @@ def _safe_next(target: str | None) -> str | None:
         return None
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Browsers read "/\\evil" as "//evil" and drop tabs and newlines ("/\t/evil").
+    if "\\" in target or any(ord(c) < 0x21 or ord(c) == 0x7F for c in target):
         return None
     return target
 
@@ -46,7 +49,7 @@ class AccountController(Controller):
         return Redirect("/login")
 
     @get("/login", name="login", sync_to_thread=False)
-    def login_page(self, request: Request[Any, Any, Any], next: str | None = None) -> Template:
+    def login_page(self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Template:
         return render(request, "account/login.html", next=_safe_next(next) or "", error=None, username="")
 
     @post("/login", name="login_submit", sync_to_thread=True)
@@ -79,7 +82,7 @@ class AccountController(Controller):
         return Redirect("/login")
 
     @get("/lang/{lang:str}", name="set_lang", sync_to_thread=False)
-    def set_lang(self, request: Request[Any, Any, Any], lang: str, next: str | None = None) -> Response[Any]:
+    def set_lang(self, request: Request[Any, Any, Any], lang: FromPath[str], next: FromQuery[str | None] = None) -> Response[Any]:
         if lang not in i18n.LANGS:
             lang = i18n.DEFAULT_LANG
         target = _safe_next(next) or _safe_next(urlparse(request.headers.get("referer", "")).path) or "/"

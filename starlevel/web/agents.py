@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Template
 from sqlalchemy.orm import Session
 
@@ -23,8 +24,8 @@ class AgentsController(Controller):
 
     @get("/", name="agents", sync_to_thread=True)
     def index(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], q: str = "",
-        track: str = "", level: int | None = None, page: int = 1,
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], q: FromQuery[str] = "",
+        track: FromQuery[str] = "", level: FromQuery[int | None] = None, page: FromQuery[int] = 1,
     ) -> Template:
         page = max(1, page)
         rows, total, month = reports.agent_overview(

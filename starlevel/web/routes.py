@@ -8,5 +8,6 @@ from typing import Any
 def handlers() -> list[Any]:
     from starlevel.web.account import AccountController
     from starlevel.web.agents import AgentsController
+    from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
 
-    return [AccountController, AgentsController]
+    return [*API_CONTROLLERS, AccountController, AgentsController]
