@@ -9,5 +9,7 @@ def handlers() -> list[Any]:
     from starlevel.web.account import AccountController
     from starlevel.web.agents import AgentsController
     from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
+    from starlevel.web.mystar import AgentStarController, MyStarController
 
-    return [*API_CONTROLLERS, AccountController, AgentsController]
+    return [*API_CONTROLLERS, AccountController, AgentsController,
+            MyStarController, AgentStarController]
