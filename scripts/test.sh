@@ -9,10 +9,12 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 
 apt_install() {
-  # apt packages the suite needs: Chromium for the browser tests, PostgreSQL 15 server binaries.
+  # apt packages the suite needs: Chromium for the browser tests, PostgreSQL server binaries, a CJK font.
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  # A CJK font, so that the 中文 screenshots written by the browser tests are legible.
+  [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]} (apt)"
     $SUDO apt-get update -qq
