@@ -8,8 +8,9 @@ from typing import Any
 def handlers() -> list[Any]:
     from starlevel.web.account import AccountController
     from starlevel.web.agents import AgentsController
+    from starlevel.web.inspector import InspectionsController, UploadsController
     from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
     from starlevel.web.mystar import AgentStarController, MyStarController
 
-    return [*API_CONTROLLERS, AccountController, AgentsController,
+    return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MyStarController, AgentStarController]

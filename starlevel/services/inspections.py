@@ -1,0 +1,539 @@
+"""The QA inspector's work: record inspections, void them, list them, see coverage, upload files.
+
+Plain functions over a Session. Nothing here commits: the caller (a request, the CLI)
+owns the transaction, so a new inspection or a void and the incremental recompute it
+triggers land together or not at all.
+
+Validation problems come back as :class:`Problem` values (field, message key,
+parameters), never as text: the web layer turns the key into a sentence in the
+user's language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect
+from starlevel.domain.model import CHANNELS
+from starlevel.domain.months import add_months, is_month, month_of
+from starlevel.domain.rulebook import Rulebook, Tier
+from starlevel.domain.scoring import inspection_score
+from starlevel.services import audit, corrections, rulebooks
+from starlevel.services.importer import COLUMNS, KINDS, ImportResult, import_table
+from starlevel.services.recompute import recompute
+
+__all__ = [
+    "CHANNELS",
+    "MAX_COUNT",
+    "Coverage",
+    "Draft",
+    "InvalidInspection",
+    "InvalidVoid",
+    "KINDS",
+    "ListFilters",
+    "Problem",
+    "create",
+    "coverage",
+    "is_month",
+    "month_of",
+    "list_inspections",
+    "score_preview",
+    "search_agents",
+    "upload",
+    "void_defect",
+    "void_inspection",
+]
+
+#: How often one code may be counted in one inspection (a typo made 20 times is a lot).
+MAX_COUNT = 20
+#: Agents listed by the coverage panel (the totals count them all).
+COVERAGE_LIMIT = 50
+_REF_LIMIT = 200
+_NOTE_LIMIT = 2000
+
+
+# ------------------------------------------------------------------------------- the form
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a draft. ``field`` is the form field it belongs next to;
+    ``key`` names the message (see ``starlevel.web.inspector.problem_text``)."""
+
+    field: str
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+class InvalidInspection(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.key}" for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class Pick:
+    """One ticked defect code: how many times it occurred (as typed) and a note."""
+
+    code: str
+    count: str = "1"
+    note: str = ""
+
+    @property
+    def n(self) -> int | None:
+        text = self.count.strip() or "1"
+        if text.isdigit() and 1 <= int(text) <= MAX_COUNT:
+            return int(text)
+        return None
+
+
+def _one(form: Mapping[str, Sequence[str]], name: str) -> str:
+    values = form.get(name) or []
+    return values[-1] if values else ""
+
+
+@dataclass
+class Draft:
+    """The new-inspection form as typed (re-shown unchanged when it has problems).
+
+    ``agent_id`` is the hidden field the type-ahead fills; ``agent_q`` the visible search
+    text, which doubles as the agent id when nothing was picked (and without JavaScript).
+    """
+
+    agent_id: str = ""
+    agent_q: str = ""
+    contact_on: str = ""
+    channel: str = ""
+    contact_ref: str = ""
+    picks: dict[str, Pick] = field(default_factory=dict)
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, Sequence[str]]) -> Draft:
+        picks: dict[str, Pick] = {}
+        for raw in form.get("code") or []:
+            code = raw.strip()
+            if code and code not in picks:
+                picks[code] = Pick(code, _one(form, f"n_{code}").strip() or "1", _one(form, f"note_{code}").strip())
+        return cls(
+            agent_id=_one(form, "agent_id").strip(),
+            agent_q=_one(form, "agent_q").strip(),
+            contact_on=_one(form, "contact_on").strip(),
+            channel=_one(form, "channel").strip(),
+            contact_ref=_one(form, "contact_ref").strip(),
+            picks=picks,
+        )
+
+    @property
+    def chosen_agent_id(self) -> str:
+        return self.agent_id or self.agent_q
+
+    def contact_date(self) -> date | None:
+        try:
+            return date.fromisoformat(self.contact_on) if len(self.contact_on) == 10 else None
+        except ValueError:
+            return None
+
+    def codes(self) -> list[str]:
+        """Every occurrence, a code repeated by its count (codes with a bad count left out)."""
+        out: list[str] = []
+        for pick in self.picks.values():
+            out.extend([pick.code] * (pick.n or 0))
+        return out
+
+
+def rulebook_for(session: Session, draft: Draft | None = None) -> Rulebook:
+    """The rulebook of the contact's month (the current one while the date is unknown)."""
+    day = draft.contact_date() if draft else None
+    return rulebooks.current(session, month_of(day) if day else None)
+
+
+@dataclass(frozen=True)
+class TierGroup:
+    tier: Tier
+    name: str
+    defects: list[tuple[str, str]]  # (code, description in the UI language)
+
+
+def form_catalog(session: Session, lang: str) -> list[TierGroup]:
+    """The current rulebook's catalog, as the new-inspection form shows it."""
+    return catalog(rulebooks.current(session), lang)
+
+
+def tiers(session: Session, month: str | None = None) -> tuple[Tier, ...]:
+    return rulebooks.current(session, month).tiers
+
+
+def catalog(rb: Rulebook, lang: str) -> list[TierGroup]:
+    """The defect catalog grouped by tier, names in ``lang`` (English as the fallback)."""
+    groups = []
+    for tier in rb.tiers:
+        name = (tier.name_zh if lang == "zh" else tier.name_en) or tier.name_en or str(tier.tier)
+        defects = [(d.code, (d.zh if lang == "zh" else d.en) or d.en) for d in rb.defects if d.tier == tier.tier]
+        groups.append(TierGroup(tier, name, defects))
+    return groups
+
+
+@dataclass(frozen=True)
+class ScorePreview:
+    score: Decimal
+    lines: list[tuple[str, int, Decimal]]  # (code, occurrences, points deducted in all)
+    red_line: list[str]
+
+
+def score_preview(rb: Rulebook, draft: Draft) -> ScorePreview:
+    """What the inspection would score, by the domain's own ``inspection_score``."""
+    known = [c for c in draft.codes() if rb.has_defect(c)]
+    lines = []
+    for pick in draft.picks.values():
+        if rb.has_defect(pick.code) and pick.n:
+            lines.append((pick.code, pick.n, rb.deduction(pick.code) * pick.n))
+    red = [c for c in dict.fromkeys(known) if rb.is_red_line(c)]
+    return ScorePreview(inspection_score(known, rb), lines, red)
+
+
+def search_agents(session: Session, q: str, limit: int = 8) -> list[Agent]:
+    """Agents whose id starts with ``q`` or whose name contains it (ids first)."""
+    q = q.strip()
+    if not q:
+        return []
+    exact = func.lower(Agent.agent_id) == q.lower()
+    stmt = (
+        select(Agent)
+        .where(or_(Agent.agent_id.istartswith(q, autoescape=True), Agent.name.icontains(q, autoescape=True)))
+        .order_by(exact.desc(), Agent.agent_id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def find_agent(session: Session, agent_id: str) -> Agent | None:
+    """An agent by id; an exact match first, else a case-insensitive one."""
+    if not agent_id:
+        return None
+    agent = session.get(Agent, agent_id)
+    if agent is None:
+        agent = session.scalar(select(Agent).where(func.lower(Agent.agent_id) == agent_id.lower()).limit(2))
+    return agent
+
+
+def validate(session: Session, draft: Draft, *, today: date) -> tuple[list[Problem], Agent | None, Rulebook]:
+    problems: list[Problem] = []
+    add = problems.append
+    agent_id = draft.chosen_agent_id
+    agent = find_agent(session, agent_id)
+    if not agent_id:
+        add(Problem("agent_id", "agent.missing"))
+    elif agent is None:
+        add(Problem("agent_id", "agent.unknown", {"agent_id": agent_id}))
+
+    day = draft.contact_date()
+    if not draft.contact_on:
+        add(Problem("contact_on", "date.missing"))
+    elif day is None:
+        add(Problem("contact_on", "date.invalid", {"value": draft.contact_on}))
+    elif day > today:
+        add(Problem("contact_on", "date.future", {"today": today}))
+    elif agent is not None and day < agent.hired_on:
+        add(Problem("contact_on", "date.before_hire", {"agent_id": agent.agent_id, "hired_on": agent.hired_on}))
+    elif agent is not None and agent.left_on is not None and day > agent.left_on:
+        add(Problem("contact_on", "date.after_leave", {"agent_id": agent.agent_id, "left_on": agent.left_on}))
+
+    if not draft.channel:
+        add(Problem("channel", "channel.missing"))
+    elif draft.channel not in CHANNELS:
+        add(Problem("channel", "channel.unknown", {"value": draft.channel}))
+
+    if not draft.contact_ref:
+        add(Problem("contact_ref", "ref.missing"))
+    elif len(draft.contact_ref) > _REF_LIMIT:
+        add(Problem("contact_ref", "ref.too_long", {"limit": _REF_LIMIT}))
+    elif agent is not None:
+        other = session.scalar(
+            select(Inspection.inspection_id).where(
+                Inspection.agent_id == agent.agent_id,
+                Inspection.contact_ref == draft.contact_ref,
+                Inspection.voided_at.is_(None),
+            ).limit(1)
+        )
+        if other is not None:
+            add(Problem("contact_ref", "ref.duplicate",
+                        {"agent_id": agent.agent_id, "ref": draft.contact_ref, "other": other}))
+
+    rb = rulebook_for(session, draft)
+    for pick in draft.picks.values():
+        if not rb.has_defect(pick.code):
+            add(Problem("codes", "code.unknown", {"code": pick.code}))
+        elif pick.n is None:
+            add(Problem(f"n_{pick.code}", "code.count", {"code": pick.code, "max": MAX_COUNT}))
+        elif len(pick.note) > _NOTE_LIMIT:
+            add(Problem(f"note_{pick.code}", "note.too_long", {"limit": _NOTE_LIMIT}))
+    return problems, agent, rb
+
+
+def _next_id(session: Session, day: date) -> str:
+    prefix = f"W{day:%Y%m%d}-"
+    taken = session.scalars(
+        select(Inspection.inspection_id).where(Inspection.inspection_id.startswith(prefix, autoescape=True))
+    ).all()
+    seq = max((int(t[len(prefix):]) for t in taken if t[len(prefix):].isdigit()), default=0)
+    return f"{prefix}{seq + 1:04d}"
+
+
+def _ensure_defect_types(session: Session, rb: Rulebook, codes: set[str]) -> None:
+    """inspection_defects.code refers to defect_types: add any catalog entry it lacks."""
+    have = set(session.scalars(select(DefectType.code).where(DefectType.code.in_(codes))))
+    for code in sorted(codes - have):
+        d = rb.defect(code)
+        session.add(DefectType(code=d.code, tier=d.tier, name_zh=d.zh, name_en=d.en, active=True))
+
+
+def create(session: Session, draft: Draft, *, actor: str, today: date | None = None) -> Inspection:
+    """Validate and store one inspection (``inspector`` = ``actor``), then recompute from its
+    month. Raises :class:`InvalidInspection` listing every problem; nothing is written then."""
+    today = today or date.today()
+    problems, agent, rb = validate(session, draft, today=today)
+    if problems:
+        raise InvalidInspection(problems)
+    assert agent is not None
+    day = draft.contact_date()
+    assert day is not None
+    codes = draft.codes()
+    _ensure_defect_types(session, rb, set(codes))
+    notes = {p.code: p.note for p in draft.picks.values()}
+    month = month_of(day)
+    for _attempt in range(5):
+        iid = _next_id(session, today)
+        try:
+            with session.begin_nested():
+                insp = Inspection(
+                    inspection_id=iid, agent_id=agent.agent_id, contact_on=day, month=month,
+                    channel=draft.channel, contact_ref=draft.contact_ref, inspector=actor, created_by=actor,
+                )
+                insp.defects = [
+                    InspectionDefect(position=i, code=c, note=notes.get(c, "")) for i, c in enumerate(codes)
+                ]
+                session.add(insp)
+                session.flush()
+            break
+        except IntegrityError:  # another inspector took the same number: take the next one
+            continue
+    else:  # pragma: no cover - five collisions in a row
+        raise RuntimeError("could not allocate an inspection id")
+    audit.record(session, actor, "create", "inspection", iid,
+                 detail={"agent_id": agent.agent_id, "month": month, "codes": codes})
+    recompute(session, start=month)
+    return insp
+
+
+# ----------------------------------------------------------------------------- voiding
+
+
+class InvalidVoid(ValueError):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.key)
+        self.problem = problem
+
+
+def _check_void(reason: str, voided_at: Any) -> None:
+    if not (reason or "").strip():
+        raise InvalidVoid(Problem("reason", "reason.missing"))
+    if voided_at is not None:
+        raise InvalidVoid(Problem("reason", "void.already"))
+
+
+def void_inspection(session: Session, inspection_id: str, *, reason: str, actor: str) -> Inspection:
+    """Void with a reason (audited) and recompute from its month. Raises InvalidVoid
+    (no reason, void already) or CorrectionError (no such inspection)."""
+    insp = session.get(Inspection, inspection_id)
+    _check_void(reason, insp.voided_at if insp else None)
+    month = corrections.void_inspection(session, inspection_id, reason=reason, actor=actor)
+    recompute(session, start=month)
+    assert insp is not None
+    return insp
+
+
+def void_defect(session: Session, defect_id: int, *, reason: str, actor: str) -> Inspection:
+    """Void one defect occurrence; returns its inspection. The same errors as above
+    (a defect of a void inspection counts as void already)."""
+    defect = session.get(InspectionDefect, defect_id)
+    _check_void(reason, (defect.voided_at or defect.inspection.voided_at) if defect else None)
+    month = corrections.void_defect(session, defect_id, reason=reason, actor=actor)
+    recompute(session, start=month)
+    assert defect is not None
+    return defect.inspection
+
+
+# ------------------------------------------------------------------------------ listing
+
+
+@dataclass(frozen=True)
+class DefectView:
+    id: int
+    code: str
+    tier: int | None
+    red_line: bool
+    note: str
+    voided_at: Any
+    voided_by: str | None
+    void_reason: str | None
+
+
+@dataclass(frozen=True)
+class Row:
+    inspection: Inspection
+    agent_name: str
+    defects: list[DefectView]
+    score: Decimal
+
+    @property
+    def voided(self) -> bool:
+        return self.inspection.voided_at is not None
+
+
+def row_of(session: Session, insp: Inspection, agent_name: str | None = None,
+           books: list[Rulebook] | None = None) -> Row:
+    """The list view of one inspection: live defects scored by the rulebook of its month."""
+    books = books if books is not None else rulebooks.load_all(session)
+    rb = rulebooks.for_month(books, insp.month)
+    if agent_name is None:
+        agent = session.get(Agent, insp.agent_id)
+        agent_name = agent.name if agent else ""
+    defects = []
+    live = []
+    for d in insp.defects:
+        known = rb.has_defect(d.code)
+        defects.append(DefectView(d.id, d.code, rb.tier_of(d.code) if known else None,
+                                  known and rb.is_red_line(d.code), d.note, d.voided_at, d.voided_by, d.void_reason))
+        if d.voided_at is None and known:
+            live.append(d.code)
+    return Row(insp, agent_name, defects, inspection_score(live, rb))
+
+
+@dataclass
+class ListFilters:
+    month: str | None = None
+    agent: str = ""
+    tier: int | None = None
+    inspector: str | None = None  # "mine only": the signed-in username
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row]
+    total: int
+    page: int
+    pages: int
+
+
+def latest_month(session: Session, inspector: str | None = None) -> str | None:
+    """The latest month holding a live inspection (by ``inspector``, else by anyone)."""
+    q = select(func.max(Inspection.month)).where(Inspection.voided_at.is_(None))
+    if inspector:
+        mine = session.scalar(q.where(Inspection.inspector == inspector))
+        if mine:
+            return mine
+    return session.scalar(q)
+
+
+def list_inspections(session: Session, filters: ListFilters, *, page: int = 1, per_page: int = 25) -> Page:
+    """Newest recorded first; voided rows stay in the list (shown struck through)."""
+    stmt = select(Inspection, Agent.name).join(Agent, Agent.agent_id == Inspection.agent_id)
+    if filters.month:
+        stmt = stmt.where(Inspection.month == filters.month)
+    if filters.inspector:
+        stmt = stmt.where(Inspection.inspector == filters.inspector)
+    if filters.agent:
+        text = filters.agent.strip()
+        stmt = stmt.where(or_(func.lower(Inspection.agent_id) == text.lower(),
+                              Agent.name.icontains(text, autoescape=True)))
+    if filters.tier is not None:
+        rb = rulebooks.current(session, filters.month)
+        codes = [d.code for d in rb.defects if d.tier == filters.tier]
+        stmt = stmt.where(exists().where(
+            InspectionDefect.inspection_id == Inspection.inspection_id,
+            InspectionDefect.voided_at.is_(None),
+            InspectionDefect.code.in_(codes or [""]),
+        ))
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    pages = max(1, (total + per_page - 1) // per_page)
+    page = min(max(1, page), pages)
+    result = session.execute(
+        stmt.order_by(Inspection.created_at.desc(), Inspection.contact_on.desc(), Inspection.inspection_id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    books = rulebooks.load_all(session)
+    return Page([row_of(session, insp, name, books) for insp, name in result], total, page, pages)
+
+
+# ----------------------------------------------------------------------------- coverage
+
+
+@dataclass(frozen=True)
+class Coverage:
+    month: str
+    required: int
+    rows: list[tuple[str, str, int, int]]  # (agent_id, name, live inspections, how many more)
+    short: int  # agents below the minimum (all of them, not only those listed)
+    missing: int  # inspections still needed in all
+    active: int  # agents active in the month
+
+
+def coverage(session: Session, month: str, *, limit: int = COVERAGE_LIMIT) -> Coverage:
+    """Agents active in ``month`` with fewer live inspections than the rulebook's minimum.
+
+    One aggregate query (inspections counted per agent in the database), so it stays fast
+    with 10,000 agents and millions of inspections.
+    """
+    required = rulebooks.current(session, month).min_inspections
+    first = date(int(month[:4]), int(month[5:7]), 1)
+    last = date.fromisoformat(add_months(month, 1) + "-01") - timedelta(days=1)
+    counts = (
+        select(Inspection.agent_id.label("agent_id"), func.count().label("n"))
+        .where(Inspection.month == month, Inspection.voided_at.is_(None))
+        .group_by(Inspection.agent_id)
+        .subquery()
+    )
+    n = func.coalesce(counts.c.n, literal(0))
+    active = and_(Agent.hired_on <= last, or_(Agent.left_on.is_(None), Agent.left_on >= first))
+    base = select(Agent.agent_id, Agent.name, n.label("n")).outerjoin(counts, counts.c.agent_id == Agent.agent_id)
+    short = base.where(active, n < required)
+    sq = short.subquery()
+    summary = session.execute(select(func.count(), func.coalesce(func.sum(required - sq.c.n), 0))).one()
+    n_active = session.scalar(select(func.count()).select_from(Agent).where(active)) or 0
+    rows = [
+        (a, name, int(k), required - int(k))
+        for a, name, k in session.execute(short.order_by(n, Agent.agent_id).limit(limit))
+    ]
+    return Coverage(month, required, rows, int(summary[0]), int(summary[1]), n_active)
+
+
+# ------------------------------------------------------------------------------ uploads
+
+
+def upload_kinds(role: str) -> tuple[str, ...]:
+    """What a role may upload: agent records are HR's (and the admin's)."""
+    return KINDS if role in ("hr", "admin") else tuple(k for k in KINDS if k != "agents")
+
+
+def template_csv(kind: str) -> str:
+    required, optional = COLUMNS[kind]
+    return ",".join(required + optional) + "\n"
+
+
+def upload(session: Session, kind: str, data: bytes, *, filename: str, actor: str,
+           today: date | None = None) -> ImportResult:
+    """Import a file all or nothing (raises ImportRejected) and recompute from the first
+    month it touched."""
+    result = import_table(session, kind, data, filename=filename, actor=actor,
+                          rulebook=rulebooks.current(session), today=today or date.today())
+    if result.first_affected_month is not None:
+        recompute(session, start=result.first_affected_month)
+    return result
