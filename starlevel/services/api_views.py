@@ -214,8 +214,13 @@ class RulebookOut(Struct):
 # ---------------------------------------------------------------- helpers
 
 
+CENT = Decimal("0.01")
+
+
 def _s(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    """A stored score or amount (2 decimal places in the database) as the same string on
+    every database: PostgreSQL's NUMERIC keeps "1.10", SQLite's text keeps "1.1"."""
+    return None if value is None else str(value.quantize(CENT))
 
 
 def _pages(total: int, per_page: int = PER_PAGE) -> int:

@@ -124,7 +124,7 @@ def test_my_star(company, client):  # type: ignore[no-untyped-def]
     assert latest["composite"] == "93.86" and latest["event"] == "waitlist"
     pay = latest["pay"]
     assert (pay["fixed"], pay["coefficient"], pay["performance"], pay["allowance"], pay["total"]) == (
-        "1580.00", "1.1", "462.00", "100.00", "2142.00")
+        "1580.00", "1.10", "462.00", "100.00", "2142.00")
     assert Decimal(pay["fixed"]) + Decimal(pay["performance"]) + Decimal(pay["allowance"]) == Decimal(pay["total"])
     assert "waitlist" in latest["explanation"].lower()
     progress = star["progress"]
@@ -381,6 +381,13 @@ def test_api_writes_need_the_csrf_header(company, client, session_factory):  # t
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Inspection).where(Inspection.contact_ref == "CASE-77")) == 0
     assert post(client, "/api/inspections", RED_LINE).status_code == 201
+    # As documented: a GET to the API hands out the token cookie that the header must repeat.
+    client.cookies.delete("csrftoken")
+    assert client.get("/api/me").status_code == 200
+    token = client.cookies.get("csrftoken")
+    assert token
+    again = client.post("/api/inspections", json=dict(RED_LINE, contact_ref="CASE-78"), headers={"x-csrftoken": token})
+    assert again.status_code == 201, again.text
 
 
 def test_anonymous_gets_401_json(company, client):  # type: ignore[no-untyped-def]
