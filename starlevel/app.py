@@ -25,7 +25,7 @@ from starlevel.settings import Settings
 from starlevel.web import routes
 from starlevel.web.auth import retrieve_user
 from starlevel.web.render import is_htmx, render
-from starlevel.web.store import DatabaseStore
+from starlevel.web.store import DatabaseStore, prepare_sessions_database, sessions_engine_url
 
 SESSION_MAX_AGE = 12 * 3600
 # Paths reachable without signing in.
@@ -61,7 +61,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
-    store = DatabaseStore(factory)
+    sessions_url = sessions_engine_url(settings.database_url)
+    sessions_engine = make_engine(sessions_url) if sessions_url else engine
+    if sessions_url:
+        prepare_sessions_database(sessions_engine)
+    store = DatabaseStore(make_session_factory(sessions_engine))
     # Handlers receive a request-scoped ``db_session`` (committed when the response is 2xx/3xx).
     alchemy = SQLAlchemySyncConfig(
         engine_instance=engine,
@@ -82,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     def on_shutdown(app: Litestar) -> None:
         engine.dispose()
+        sessions_engine.dispose()
 
     return Litestar(
         route_handlers=[

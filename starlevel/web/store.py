@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from litestar.stores.base import NamespacedStore
-from sqlalchemy import delete, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from starlevel.db.models import SessionRow
@@ -13,6 +13,21 @@ from starlevel.db.models import SessionRow
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def sessions_engine_url(database_url: str) -> str | None:
+    """On SQLite, sessions live in a sibling file so that storing one never waits for the
+    main file's write lock (held by the request's own transaction until it commits)."""
+    if not database_url.startswith("sqlite"):
+        return None
+    head, _, path = database_url.partition(":///")
+    if not path or path == ":memory:":
+        return None
+    return f"{head}:///{path}-sessions"
+
+
+def prepare_sessions_database(engine: Engine) -> None:
+    SessionRow.__table__.create(engine, checkfirst=True)
 
 
 class DatabaseStore(NamespacedStore):
@@ -33,9 +48,17 @@ class DatabaseStore(NamespacedStore):
             value = value.encode("utf-8")
         if isinstance(expires_in, int):
             expires_in = timedelta(seconds=expires_in)
-        expires = _now() + expires_in if expires_in else None
+        now = _now()
+        expires = now + expires_in if expires_in else None
         with self._factory() as s:
             row = s.get(SessionRow, self._key(key))
+            if (
+                row is not None and bytes(row.value) == value and expires_in is not None
+                and row.expires_at is not None and row.expires_at - now > expires_in / 2
+            ):
+                # The session middleware stores on every response; an unchanged session that
+                # is not yet halfway to expiry needs no write.
+                return
             if row is None:
                 s.add(SessionRow(key=self._key(key), value=value, expires_at=expires))
             else:
