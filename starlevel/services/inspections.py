@@ -28,7 +28,7 @@ from starlevel.domain.rulebook import Rulebook, Tier
 from starlevel.domain.scoring import inspection_score
 from starlevel.services import audit, corrections, rulebooks
 from starlevel.services.importer import COLUMNS, KINDS, ImportResult, import_table
-from starlevel.services.recompute import recompute
+from starlevel.services.recompute import recompute, recompute_agent
 
 __all__ = [
     "CHANNELS",
@@ -296,8 +296,8 @@ def _ensure_defect_types(session: Session, rb: Rulebook, codes: set[str]) -> Non
 
 
 def create(session: Session, draft: Draft, *, actor: str, today: date | None = None) -> Inspection:
-    """Validate and store one inspection (``inspector`` = ``actor``), then recompute from its
-    month. Raises :class:`InvalidInspection` listing every problem; nothing is written then."""
+    """Validate and store one inspection (``inspector`` = ``actor``), then re-evaluate the
+    agent from its month (company-wide when a quota could be touched). Raises :class:`InvalidInspection` listing every problem; nothing is written then."""
     today = today or date.today()
     problems, agent, rb = validate(session, draft, today=today)
     if problems:
@@ -329,7 +329,7 @@ def create(session: Session, draft: Draft, *, actor: str, today: date | None = N
         raise RuntimeError("could not allocate an inspection id")
     audit.record(session, actor, "create", "inspection", iid,
                  detail={"agent_id": agent.agent_id, "month": month, "codes": codes})
-    recompute(session, start=month)
+    recompute_agent(session, agent.agent_id, month)
     return insp
 
 
@@ -355,8 +355,8 @@ def void_inspection(session: Session, inspection_id: str, *, reason: str, actor:
     insp = session.get(Inspection, inspection_id)
     _check_void(reason, insp.voided_at if insp else None)
     month = corrections.void_inspection(session, inspection_id, reason=reason, actor=actor)
-    recompute(session, start=month)
     assert insp is not None
+    recompute_agent(session, insp.agent_id, month)
     return insp
 
 
@@ -366,8 +366,8 @@ def void_defect(session: Session, defect_id: int, *, reason: str, actor: str) ->
     defect = session.get(InspectionDefect, defect_id)
     _check_void(reason, (defect.voided_at or defect.inspection.voided_at) if defect else None)
     month = corrections.void_defect(session, defect_id, reason=reason, actor=actor)
-    recompute(session, start=month)
     assert defect is not None
+    recompute_agent(session, defect.inspection.agent_id, month)
     return defect.inspection
 
 
