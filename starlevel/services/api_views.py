@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from msgspec import Struct
 from sqlalchemy import select
@@ -386,7 +386,13 @@ def _rulebook_out(row: RulebookVersion) -> RulebookOut:
 # recompute in the caller's transaction, which the request commits only on success.
 
 
-Describe = Callable[[inspections.Problem], str]
+class Texts(Protocol):
+    """Words a refusal in the caller's language (the web layer owns the catalogs)."""
+
+    def __call__(self, key: str, **params: Any) -> str: ...
+
+    def problem(self, problem: inspections.Problem) -> str: ...
+
 
 
 class DefectIn(Struct):
@@ -427,24 +433,24 @@ def draft_of(data: InspectionIn) -> inspections.Draft:
     )
 
 
-def create_inspection(session: Session, data: InspectionIn, *, actor: str, describe: Describe) -> InspectionOut:
+def create_inspection(session: Session, data: InspectionIn, *, actor: str, texts: Texts) -> InspectionOut:
     """Validate and store (then recompute); raises ApiProblem naming each bad field."""
     try:
         insp = inspections.create(session, draft_of(data), actor=actor)
     except inspections.InvalidInspection as exc:
-        raise ApiProblem([_api_problem(p, describe) for p in exc.problems]) from exc
+        raise ApiProblem([_api_problem(p, texts) for p in exc.problems]) from exc
     return _inspection_out(inspections.row_of(session, insp))
 
 
-def _api_problem(p: inspections.Problem, describe: Describe) -> Problem:
+def _api_problem(p: inspections.Problem, texts: Texts) -> Problem:
     # The form's per-code fields (n_T1-01, note_T1-01) are the API's "defects".
     name = "defects" if p.field == "codes" or p.field.startswith(("n_", "note_")) else p.field
-    return Problem(field=name, problem=describe(p), key=p.key)
+    return Problem(field=name, problem=texts.problem(p), key=p.key)
 
 
 def _void(
     session: Session, entity: str, field_name: str, model: type[Any], key: Any,
-    void: Callable[..., Inspection], *, reason: str, actor: str, describe: Describe,
+    void: Callable[..., Inspection], *, reason: str, actor: str, texts: Texts,
 ) -> VoidOut:
     """Void through the inspections service (the web form's), which recomputes from the month."""
     if session.get(model, key) is None:
@@ -452,21 +458,21 @@ def _void(
     try:
         insp = void(session, key, reason=reason, actor=actor)
     except inspections.InvalidVoid as exc:
-        raise ApiProblem([_api_problem(exc.problem, describe)]) from exc
+        raise ApiProblem([_api_problem(exc.problem, texts)]) from exc
     except corrections.CorrectionError as exc:
         raise ApiProblem([Problem(field_name, str(exc))]) from exc
     return VoidOut(entity, str(key), insp.month, actor, reason.strip(),
                    _inspection_out(inspections.row_of(session, insp)))
 
 
-def void_inspection(session: Session, inspection_id: str, *, reason: str, actor: str, describe: Describe) -> VoidOut:
+def void_inspection(session: Session, inspection_id: str, *, reason: str, actor: str, texts: Texts) -> VoidOut:
     return _void(session, "inspection", "inspection_id", Inspection, inspection_id, inspections.void_inspection,
-                 reason=reason, actor=actor, describe=describe)
+                 reason=reason, actor=actor, texts=texts)
 
 
-def void_defect(session: Session, defect_id: int, *, reason: str, actor: str, describe: Describe) -> VoidOut:
+def void_defect(session: Session, defect_id: int, *, reason: str, actor: str, texts: Texts) -> VoidOut:
     return _void(session, "defect", "defect_id", InspectionDefect, defect_id, inspections.void_defect,
-                 reason=reason, actor=actor, describe=describe)
+                 reason=reason, actor=actor, texts=texts)
 
 
 # Which request field each of the HR service's refusals belongs to.
@@ -477,17 +483,16 @@ DECISION_FIELDS = {
 
 
 def decide(
-    session: Session, *, agent_id: str, month: str, action: str, reason: str, actor: str, lang: str,
-    describe: Callable[[str], str],
+    session: Session, *, agent_id: str, month: str, action: str, reason: str, actor: str, lang: str, texts: Texts,
 ) -> DecisionOut:
     """HR approves or holds a proposed promotion through the same service as the HR pages
-    (which recomputes from ``month``); ``describe`` words a refusal's code."""
+    (which recomputes from ``month``)."""
     if session.get(Agent, agent_id) is None:
-        raise ApiProblem([Problem("agent_id", f"unknown agent {agent_id!r}")])
+        raise ApiProblem([Problem("agent_id", texts("agent.unknown", agent_id=agent_id), "agent.unknown")])
     try:
         hr.decide_and_recompute(session, agent_id, month, action=action, reason=reason, actor=actor)
     except hr.DecisionError as exc:
-        raise ApiProblem([Problem(DECISION_FIELDS.get(exc.code, "month"), describe(exc.code), exc.code)]) from exc
+        raise ApiProblem([Problem(DECISION_FIELDS.get(exc.code, "month"), texts(exc.code), exc.code)]) from exc
     row = session.scalars(
         select(MonthResultRow).where(MonthResultRow.agent_id == agent_id, MonthResultRow.month == month)
         .execution_options(populate_existing=True)

@@ -3,7 +3,7 @@
 Thin controllers: each handler checks its role with a guard, translates the request
 to a call of :mod:`starlevel.services.api_views` (which calls the same services as the
 web pages) and returns a typed msgspec model, so the OpenAPI schema at
-``/schema/openapi.json`` describes every request and response. Writes run the
+``/schema/openapi.json`` textss every request and response. Writes run the
 incremental recompute in the request's transaction, committed only on success.
 """
 
@@ -21,17 +21,29 @@ from msgspec import Struct
 from sqlalchemy.orm import Session
 
 from starlevel.services import api_views as views
+from starlevel.services import inspections
 from starlevel.web.auth import ROLES, current_user, requires
-from starlevel.web.render import lang_of
+from starlevel.web.render import gettext, lang_of
 
-CSRF_NOTE = (
+AUTH_NOTE = (
     "Authentication: the session cookie set by signing in at `/login` (the same sign-in as the "
-    "web pages). State-changing calls (POST) must also send the CSRF token in the `x-csrftoken` "
-    "header: read it from the `csrftoken` cookie, which any GET response (e.g. `GET /api/me`) sets. "
-    "A missing or wrong token gives 403. Decimals (scores, money) are strings to stay exact."
+    "web pages); without it 401, with a role not listed 403. Decimals (scores, money) are strings "
+    "to stay exact. Messages follow `?lang=` where offered, else the `lang` cookie or Accept-Language."
+)
+CSRF_NOTE = AUTH_NOTE + (
+    " State-changing calls (POST) must also send the CSRF token in the `x-csrftoken` header: read "
+    "it from the `csrftoken` cookie, which any GET response (e.g. `GET /api/me`) sets. A missing or "
+    "wrong token gives 403."
 )
 
 T = TypeVar("T")
+def access(*roles: str, write: bool = False) -> dict[str, Any]:
+    """The guard of a handler and the OpenAPI description saying who may call it (one source)."""
+    note = f"Roles: {', '.join(roles)}." if set(roles) != set(ROLES) else "Roles: any signed-in user."
+    return {"guards": [requires(*roles)], "description": f"{note}\n\n{CSRF_NOTE if write else AUTH_NOTE}"}
+
+
+STAFF = ("hr", "inspector", "admin")
 Lang = Literal["en", "zh"]
 Event = Literal["none", "promote", "demote", "waitlist", "review", "hold"]
 PROBLEMS = {
@@ -70,17 +82,44 @@ def _invalid(request: Request[Any, Any, Any], exc: ValidationException) -> Respo
 
 
 def _missing(request: Request[Any, Any, Any], exc: views.Missing) -> Response[views.ProblemsOut]:
-    body = views.ProblemsOut(404, "not found", [views.Problem(exc.field, f"no such record: {exc.args[0]!s}")])
+    text = _Texts(request)("record.missing", value=exc.args[0])
+    body = views.ProblemsOut(404, "not found", [views.Problem(exc.field, text, "record.missing")])
     return Response(body, status_code=404)
+
+
+class _Texts:
+    """The API's messages in the request's language: its own, the inspection form's and the
+    HR pages' (so a refusal reads the same in the API as on the page)."""
+
+    def __init__(self, request: Request[Any, Any, Any]) -> None:
+        from starlevel.web.hr import decision_messages
+
+        _ = gettext(request)
+        self.request = request
+        self.texts = {
+            "agent.unknown": _("There is no agent with ID {agent_id}."),
+            "month.invalid": _("{value} is not a month (YYYY-MM)."),
+            "record.missing": _("There is no such record: {value}."),
+            **decision_messages(request),
+        }
+
+    def __call__(self, key: str, **params: Any) -> str:
+        return self.texts[key].format(**params) if key in self.texts else key
+
+    def problem(self, problem: inspections.Problem) -> str:
+        from starlevel.web.inspector import problem_text
+
+        return problem_text(self.request, problem)
 
 
 def _lang(request: Request[Any, Any, Any], lang: str | None) -> str:
     return lang or lang_of(request)
 
 
-def _month(value: str, field: str = "month") -> str:
+def _month(request: Request[Any, Any, Any], value: str) -> str:
     if not views.is_month(value):
-        raise views.ApiProblem([views.Problem(field, f"{value!r} is not a month (YYYY-MM)")])
+        text = _Texts(request)("month.invalid", value=value)
+        raise views.ApiProblem([views.Problem("month", text, "month.invalid")])
     return value
 
 
@@ -90,21 +129,6 @@ def _own_agent(request: Request[Any, Any, Any]) -> str:
     if not agent_id:
         raise NotFoundException("this login is not linked to an agent record")
     return agent_id
-
-
-def _describe(request: Request[Any, Any, Any]):  # type: ignore[no-untyped-def]
-    """Inspection problems in the request's language, worded like the web form's."""
-    from starlevel.web.inspector import problem_text
-
-    return lambda p: problem_text(request, p)
-
-
-def _decision_text(request: Request[Any, Any, Any]):  # type: ignore[no-untyped-def]
-    """HR decision refusals worded like the HR pages'."""
-    from starlevel.web.hr import decision_messages
-
-    messages = decision_messages(request)
-    return lambda code: messages.get(code, code)
 
 
 def _write(session: Session, change: Callable[[], T]) -> T:
@@ -131,19 +155,19 @@ class MeApi(_Api):
     path = "/api/me"
     tags = ["me"]
 
-    @get("/", guards=[requires(*ROLES)], summary="Who am I", description=CSRF_NOTE, sync_to_thread=False)
+    @get("/", **access(*ROLES), summary="Who am I", sync_to_thread=False)
     def me(self, request: Request[Any, Any, Any]) -> views.MeOut:
         user = current_user(request)
         return views.MeOut(user.username, user.role, user.agent_id, user.display_name)
 
-    @get("/star", guards=[requires("agent")], summary="My star level, pay grade, latest month and progress",
+    @get("/star", **access("agent"), summary="My star level, pay grade, latest month and progress",
          responses=NOT_FOUND, sync_to_thread=True)
     def star(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], lang: FromQuery[Lang | None] = None,
     ) -> views.StarOut:
         return views.agent_star(db_session, _own_agent(request), _lang(request, lang))
 
-    @get("/results", guards=[requires("agent")], summary="My evaluated months, with the explanation",
+    @get("/results", **access("agent"), summary="My evaluated months, with the explanation",
          responses=NOT_FOUND, sync_to_thread=True)
     def results(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], lang: FromQuery[Lang | None] = None,
@@ -154,20 +178,19 @@ class MeApi(_Api):
 class AgentsApi(_Api):
     path = "/api/agents"
     tags = ["agents"]
-    guards = [requires("hr", "inspector", "admin")]
 
-    @get("/", summary="Agents with their latest evaluated month", sync_to_thread=True)
+    @get("/", **access(*STAFF), summary="Agents with their latest evaluated month", sync_to_thread=True)
     def index(
         self, db_session: NamedDependency[Session], q: FromQuery[str] = "", track: FromQuery[str] = "",
         level: FromQuery[int | None] = None, page: FromQuery[int] = 1,
     ) -> views.AgentPage:
         return views.agents_page(db_session, q=q, track=track, level=level, page=page)
 
-    @get("/{agent_id:str}", summary="One agent", responses=NOT_FOUND, sync_to_thread=True)
+    @get("/{agent_id:str}", **access(*STAFF), summary="One agent", responses=NOT_FOUND, sync_to_thread=True)
     def detail(self, db_session: NamedDependency[Session], agent_id: FromPath[str]) -> views.AgentOut:
         return views.agent_detail(db_session, agent_id)
 
-    @get("/{agent_id:str}/results", summary="One agent's evaluated months", responses=NOT_FOUND,
+    @get("/{agent_id:str}/results", **access(*STAFF), summary="One agent's evaluated months", responses=NOT_FOUND,
          sync_to_thread=True)
     def results(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], agent_id: FromPath[str],
@@ -180,82 +203,82 @@ class InspectionsApi(_Api):
     path = "/api/inspections"
     tags = ["inspections"]
 
-    @get("/", guards=[requires("inspector", "hr", "admin")], summary="Inspections, newest first",
+    @get("/", **access(*STAFF), summary="Inspections, newest first",
          responses=PROBLEMS, sync_to_thread=True)
     def index(
-        self, db_session: NamedDependency[Session], month: FromQuery[str | None] = None,
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], month: FromQuery[str | None] = None,
         agent_id: FromQuery[str | None] = None, inspector: FromQuery[str | None] = None, page: FromQuery[int] = 1,
     ) -> views.InspectionPage:
         return views.inspections_page(
-            db_session, month=_month(month) if month else None, agent_id=agent_id, inspector=inspector, page=page,
+            db_session, month=_month(request, month) if month else None, agent_id=agent_id, inspector=inspector, page=page,
         )
 
-    @get("/{inspection_id:str}", guards=[requires("inspector", "hr", "admin")], summary="One inspection",
+    @get("/{inspection_id:str}", **access(*STAFF), summary="One inspection",
          responses=NOT_FOUND, sync_to_thread=True)
     def detail(self, db_session: NamedDependency[Session], inspection_id: FromPath[str]) -> views.InspectionOut:
         return views.inspection_out(db_session, inspection_id)
 
-    @post("/", guards=[requires("inspector")], summary="Record an inspection (then results are recomputed)",
-          description=CSRF_NOTE, responses=PROBLEMS, status_code=201, sync_to_thread=True)
+    @post("/", **access("inspector", write=True), summary="Record an inspection (then results are recomputed)",
+          responses=PROBLEMS, status_code=201, sync_to_thread=True)
     def create(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], data: JSONBody[views.InspectionIn],
     ) -> views.InspectionOut:
-        actor, describe = current_user(request).username, _describe(request)
-        return _write(db_session, lambda: views.create_inspection(db_session, data, actor=actor, describe=describe))
+        actor, texts = current_user(request).username, _Texts(request)
+        return _write(db_session, lambda: views.create_inspection(db_session, data, actor=actor, texts=texts))
 
-    @post("/{inspection_id:str}/void", guards=[requires("inspector", "hr")],
-          summary="Void an inspection with a reason (then results are recomputed)", description=CSRF_NOTE,
+    @post("/{inspection_id:str}/void", **access("inspector", "hr", write=True),
+          summary="Void an inspection with a reason (then results are recomputed)",
           responses={**PROBLEMS, **NOT_FOUND}, status_code=200, sync_to_thread=True)
     def void(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], inspection_id: FromPath[str],
         data: JSONBody[ReasonIn],
     ) -> views.VoidOut:
-        actor, describe = current_user(request).username, _describe(request)
+        actor, texts = current_user(request).username, _Texts(request)
         return _write(db_session, lambda: views.void_inspection(
-            db_session, inspection_id, reason=data.reason, actor=actor, describe=describe))
+            db_session, inspection_id, reason=data.reason, actor=actor, texts=texts))
 
 
 class DefectsApi(_Api):
     path = "/api/defects"
     tags = ["inspections"]
 
-    @post("/{defect_id:int}/void", guards=[requires("inspector", "hr")],
+    @post("/{defect_id:int}/void", **access("inspector", "hr", write=True),
           summary="Void one defect of an inspection with a reason (then results are recomputed)",
-          description=CSRF_NOTE, responses={**PROBLEMS, **NOT_FOUND}, status_code=200, sync_to_thread=True)
+          responses={**PROBLEMS, **NOT_FOUND}, status_code=200, sync_to_thread=True)
     def void(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], defect_id: FromPath[int], data: JSONBody[ReasonIn],
     ) -> views.VoidOut:
-        actor, describe = current_user(request).username, _describe(request)
+        actor, texts = current_user(request).username, _Texts(request)
         return _write(db_session, lambda: views.void_defect(
-            db_session, defect_id, reason=data.reason, actor=actor, describe=describe))
+            db_session, defect_id, reason=data.reason, actor=actor, texts=texts))
 
 
 class HrApi(_Api):
     path = "/api"
     tags = ["hr"]
 
-    @get("/months/{month:str}/results", guards=[requires("hr")], summary="Every agent's result in one month",
+    @get("/months/{month:str}/results", **access("hr"), summary="Every agent's result in one month",
          responses=PROBLEMS, sync_to_thread=True)
     def month_results(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], month: FromPath[str],
         event: FromQuery[Event | None] = None,
         lang: FromQuery[Lang | None] = None,
     ) -> list[views.ResultOut]:
-        return views.month_results(db_session, _month(month), event, _lang(request, lang))
+        return views.month_results(db_session, _month(request, month), event, _lang(request, lang))
 
-    @post("/decisions", guards=[requires("hr")],
+    @post("/decisions", **access("hr", write=True),
           summary="Approve or hold a proposed promotion (then results are recomputed)",
-          description=CSRF_NOTE, responses=PROBLEMS, status_code=201, sync_to_thread=True)
+          responses=PROBLEMS, status_code=201, sync_to_thread=True)
     def decide(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], data: JSONBody[DecisionIn],
         lang: FromQuery[Lang | None] = None,
     ) -> views.DecisionOut:
-        actor, lang_, describe = current_user(request).username, _lang(request, lang), _decision_text(request)
+        actor, lang_, texts = current_user(request).username, _lang(request, lang), _Texts(request)
         return _write(db_session, lambda: views.decide(
             db_session, agent_id=data.agent_id, month=data.month, action=data.action, reason=data.reason,
-            actor=actor, lang=lang_, describe=describe))
+            actor=actor, lang=lang_, texts=texts))
 
-    @get("/rulebooks", guards=[requires("hr", "admin")], summary="Rulebook versions, oldest first",
+    @get("/rulebooks", **access("hr", "admin"), summary="Rulebook versions, oldest first",
          sync_to_thread=True)
     def rulebooks(self, db_session: NamedDependency[Session]) -> list[views.RulebookOut]:
         return views.rulebook_list(db_session)

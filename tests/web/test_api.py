@@ -84,6 +84,7 @@ def test_openapi_schema_lists_exactly_the_api(app, client):  # type: ignore[no-u
         for method, op in item.items():
             assert op.get("tags"), f"{method} {path} has no tag"
             assert op.get("summary"), f"{method} {path} has no summary"
+            assert op["description"].startswith("Roles: "), f"{method} {path} does not say who may call it"
             assert "200" in op["responses"] or "201" in op["responses"], f"{method} {path}"
             if method == "post":
                 assert "x-csrftoken" in op["description"], f"{method} {path} does not document the CSRF header"
@@ -180,8 +181,10 @@ def test_agents_list_filters_and_details(company, client):  # type: ignore[no-un
     assert {r["agent_id"] for r in results} == {"A002"} and results[0]["month"] == "2024-03"
     assert all(r["error_defects"] == 1 for r in results)
 
-    missing = client.get("/api/agents/NOPE")
-    assert missing.status_code == 404 and missing.json()["problems"][0]["field"] == "agent_id"
+    missing = client.get("/api/agents/NOPE", headers={"accept-language": "en"})
+    assert missing.status_code == 404
+    assert missing.json()["problems"] == [
+        {"field": "agent_id", "problem": "There is no such record: NOPE.", "key": "record.missing"}]
     assert client.get("/api/agents/NOPE/results").status_code == 404
 
 
@@ -319,6 +322,10 @@ def test_month_results_with_event_filter(company, client):  # type: ignore[no-un
     assert len(client.get("/api/months/2025-06/results?event=waitlist").json()) == 3
     assert client.get("/api/months/2025-06/results?event=promote").json() == []
     assert fields(client.get("/api/months/2025-6/results")) == ["month"]
+    en = client.get("/api/months/2025-6/results", headers={"accept-language": "en"}).json()["problems"][0]
+    assert (en["problem"], en["key"]) == ("2025-6 is not a month (YYYY-MM).", "month.invalid")
+    zh = client.get("/api/months/2025-6/results", headers={"accept-language": "zh-CN"}).json()["problems"][0]
+    assert zh["problem"] == "2025-6 不是有效月份(YYYY-MM)。"
     assert client.get("/api/months/2025-06/results?event=party").status_code == 400
     assert client.get("/api/months/2030-01/results").json() == []
 
@@ -350,8 +357,10 @@ def test_hr_decisions_hold_then_approve(company, client, session_factory):  # ty
     assert no_proposal.json()["problems"][0]["key"] == "not_a_proposal"
     approval_off = post(client, "/api/decisions", {"agent_id": "A001", "month": "2025-05", "action": "approve"})
     assert approval_off.json()["problems"][0]["key"] == "approval_off"
-    assert fields(post(client, "/api/decisions", {"agent_id": "A404", "month": "2025-06", "action": "approve"})) \
-        == ["agent_id"]
+    unknown = post(client, "/api/decisions", {"agent_id": "A404", "month": "2025-06", "action": "approve"},
+                   headers={"accept-language": "en"})
+    assert fields(unknown) == ["agent_id"]
+    assert unknown.json()["problems"][0]["problem"] == "There is no agent with ID A404."
     assert fields(post(client, "/api/decisions", {"agent_id": "A001", "month": "2025-06", "action": "promote"})) \
         == ["action"]
     assert fields(post(client, "/api/decisions", {"agent_id": "A001", "month": "June", "action": "approve"})) \
