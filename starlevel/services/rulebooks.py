@@ -43,9 +43,26 @@ def ensure_default(session: Session, actor: str = "system") -> None:
     session.flush()
 
 
+# Stored versions never change (a change is a new version), so each is parsed once per
+# process. The key includes the creation time so that two databases holding different
+# documents under the same version number never share an entry.
+_parsed: dict[tuple[int, str, Any], Rulebook] = {}
+
+
 def load_all(session: Session) -> list[Rulebook]:
-    rows = session.scalars(select(RulebookVersion).order_by(RulebookVersion.effective_from, RulebookVersion.version)).all()
-    return [parse_rulebook(r.document, version=r.version, effective_from=r.effective_from) for r in rows]
+    heads = session.execute(
+        select(RulebookVersion.version, RulebookVersion.effective_from, RulebookVersion.created_at)
+        .order_by(RulebookVersion.effective_from, RulebookVersion.version)
+    ).all()
+    books = []
+    for version, effective_from, created_at in heads:
+        key = (version, effective_from, created_at)
+        rb = _parsed.get(key)
+        if rb is None:
+            document = session.scalar(select(RulebookVersion.document).where(RulebookVersion.version == version))
+            rb = _parsed[key] = parse_rulebook(document, version=version, effective_from=effective_from)
+        books.append(rb)
+    return books
 
 
 def for_month(rulebooks: list[Rulebook], month: str) -> Rulebook:

@@ -1,0 +1,180 @@
+"""Web benchmark against a real server process on the benchmark data set.
+
+    .venv/bin/python bench/engine.py                 # builds bench/out/bench-10000x36.sqlite3 first
+    .venv/bin/python bench/web.py                    # 8 concurrent clients, 400 requests per scenario
+    .venv/bin/python bench/web.py --agents 2000 --months 36 --requests 800
+
+Scenarios: a trivial template page (GET /login, the ceiling), an agent's "my star" page
+(GET /me), and saving an inspection (POST /api/inspections, the same service as the form,
+including the re-evaluation of the agent). Prints requests/s, median, p90, p99 and max
+latency per scenario. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+PASSWORD = "bench-password-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(url: str) -> tuple[str, list[str], str]:
+    """Bench logins (idempotent); returns (agent username's agent id, active agents, month)."""
+    from sqlalchemy import func, select
+
+    from starlevel.db.engine import make_engine, make_session_factory, session_scope
+    from starlevel.db.models import MonthResultRow, User
+    from starlevel.services import users
+
+    factory = make_session_factory(make_engine(url))
+    with session_scope(factory) as s:
+        month = s.scalar(select(func.max(MonthResultRow.month)))
+        active = list(s.scalars(select(MonthResultRow.agent_id).where(MonthResultRow.month == month)
+                                .order_by(MonthResultRow.agent_id)))
+        # The agent with the longest history, so the page shows the most rows.
+        longest = s.execute(select(MonthResultRow.agent_id, func.count()).group_by(MonthResultRow.agent_id)
+                            .order_by(func.count().desc(), MonthResultRow.agent_id).limit(1)).first()[0]
+        for name, role, agent in (("bench-agent", "agent", longest), ("bench-qa", "inspector", None)):
+            if s.scalar(select(User).where(User.username == name)) is None:
+                users.create_user(s, name, role=role, agent_id=agent, password=PASSWORD, actor="bench")
+    return longest, active, month
+
+
+def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "STARLEVEL_SECRET_KEY": "bench"}
+    cmd = [sys.executable, "-m", "uvicorn", "starlevel.app:create_app", "--factory", "--host", "127.0.0.1",
+           "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+    proc = subprocess.Popen(cmd, env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=1):
+                return proc, base
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.2)
+
+
+def signed_in(base: str, username: str) -> httpx.Client:
+    c = httpx.Client(base_url=base, timeout=30)
+    c.get("/login")
+    r = c.post("/login", data={"username": username, "password": PASSWORD, "_csrf_token": c.cookies["csrftoken"]})
+    if r.status_code >= 400:
+        raise RuntimeError(f"sign-in failed for {username}: {r.status_code}")
+    return c
+
+
+def run(name: str, clients: list[httpx.Client], requests: int, one) -> dict:  # type: ignore[no-untyped-def]
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    counter = iter(range(requests))
+
+    def worker(c: httpx.Client) -> None:
+        nonlocal errors
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            t = time.perf_counter()
+            ok = one(c, i)
+            dt = time.perf_counter() - t
+            with lock:
+                latencies.append(dt)
+                errors += 0 if ok else 1
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100, method="inclusive")
+    return {
+        "name": name, "requests": len(latencies), "errors": errors, "rps": len(latencies) / wall,
+        "median_ms": 1000 * statistics.median(latencies), "p90_ms": 1000 * q[89], "p99_ms": 1000 * q[98],
+        "max_ms": 1000 * latencies[-1],
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--agents", type=int, default=10_000)
+    p.add_argument("--months", type=int, default=36)
+    p.add_argument("--database-url", dest="url", default=None)
+    p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--requests", type=int, default=400)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    args = p.parse_args()
+    from starlevel.settings import normalise_database_url
+
+    url = normalise_database_url(args.url or f"sqlite:///{OUT / f'bench-{args.agents}x{args.months}.sqlite3'}")
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        sys.exit(f"no benchmark database at {url}: run bench/engine.py --agents {args.agents} --months {args.months} first")
+    agent_id, active, month = prepare(url)
+    proc, base = start_server(url, args.workers)
+    try:
+        agents = [signed_in(base, "bench-agent") for _ in range(args.clients)]
+        inspectors = [signed_in(base, "bench-qa") for _ in range(args.clients)]
+        anon = [httpx.Client(base_url=base, timeout=30) for _ in range(args.clients)]
+        rng = random.Random(1)
+        stamp = int(time.time())
+        codes = ["", "T1-01", "T1-03", "T2-05", "T1-02"]
+
+        def page(path: str):  # type: ignore[no-untyped-def]
+            return lambda c, i: c.get(path).status_code == 200
+
+        def save(c: httpx.Client, i: int) -> bool:
+            body = {
+                "agent_id": rng.choice(active), "contact_on": f"{month}-15", "channel": "chat",
+                "contact_ref": f"bench-{stamp}-{i}", "defects": [{"code": x} for x in [rng.choice(codes)] if x],
+            }
+            r = c.post("/api/inspections", json=body, headers={"x-csrftoken": c.cookies["csrftoken"]})
+            return r.status_code == 201
+
+        for c in agents + anon:
+            c.get("/me" if c in agents else "/login")
+        results = [
+            run("trivial template page  GET /login", anon, args.requests, page("/login")),
+            run("agent page             GET /me", agents, args.requests, page("/me")),
+            run("inspection save        POST /api/inspections", inspectors, args.requests, save),
+        ]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    print(f"StarLevel web benchmark: {args.agents:,} agents × {args.months} months, {url.split(':')[0]}, "
+          f"{args.clients} concurrent clients, {args.workers} server worker(s); agent page of {agent_id}")
+    print(f"{'scenario':<46} {'req/s':>7} {'median':>8} {'p90':>8} {'p99':>8} {'max':>8} {'errors':>6}")
+    for r in results:
+        print(f"{r['name']:<46} {r['rps']:>7.1f} {r['median_ms']:>6.1f}ms {r['p90_ms']:>6.1f}ms "
+              f"{r['p99_ms']:>6.1f}ms {r['max_ms']:>6.1f}ms {r['errors']:>6}")
+    print("targets: agent page and inspection save each ≤ 50 ms median and ≤ 150 ms p99 at 8 clients")
+
+
+if __name__ == "__main__":
+    main()
