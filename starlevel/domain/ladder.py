@@ -1,0 +1,941 @@
+"""The ladder engine (spec §5): levels, events and pay for every active agent-month.
+
+:func:`evaluate` is a pure function of its inputs. Months are handled as integers
+internally (see :mod:`starlevel.domain.months`); the per-agent state carried from month
+to month is the level in effect, the month it took effect, the below-floor counter and
+the records of the last few months (enough for the longest promotion window).
+
+Explanations
+------------
+Every :class:`MonthResult` carries ``explanation = {"rule", "params", "checks"}`` plus,
+for promote events, ``"status"`` (``"auto"`` | ``"approved"`` | ``"pending"``) and, when an
+HR decision exists for the agent-month, ``"hr": {"action", "reason", "decided_by",
+"applied"}`` (``applied`` is false when the decision had no effect). Everything is
+JSON-ready: decimals are strings, months ``"YYYY-MM"``. ``rule`` is one of :data:`RULES`:
+
+====================  ========  =========================================================
+rule                  event     when
+====================  ========  =========================================================
+``incomplete``        none      the month lacks a metrics row or enough inspections
+``probation``         none      complete month on probation
+``not_eligible``      none      some promotion condition failed (see ``checks``)
+``steady``            none      at the top level, nothing triggered
+``promote``           promote   granted (approval off, or HR approved)
+``promote_pending``   promote   proposed, waiting for HR: level unchanged, quota slot taken
+``hold``              hold      HR held the proposal: no quota slot
+``waitlist``          waitlist  eligible, but the target level's quota is full
+``demote_red_line``   demote    a red-line defect this month (complete or not)
+``demote_floor``      demote    ``after_months`` consecutive complete months below the floor
+``review_red_line``   review    as demote_red_line, at the lowest level
+``review_floor``      review    as demote_floor, at the lowest level
+====================  ========  =========================================================
+
+``params`` by rule:
+
+- promote, promote_pending, hold, waitlist: ``to``, ``window`` (months), ``composites``
+  (per window month), ``threshold``, ``average`` (2 places, display only: ranking uses
+  the exact mean), ``error_rate`` (4 places, only when the target has a max error rate),
+  ``rank`` (1-based among the month's eligible agents for that target), ``cap`` (``None``
+  without a quota) and ``holding`` (agents whose next-month level is the target just
+  before this agent was considered; pending proposals included).
+- not_eligible, probation, incomplete below the top: ``to``, ``window``,
+  ``composites``, ``threshold``, ``missing`` (keys of the failed checks), ``floor``,
+  ``below_floor``, ``after_months``; incomplete adds ``n_inspections``,
+  ``min_inspections``, ``has_metrics``; probation adds ``tenure``, ``probation_months``.
+- steady (and incomplete at the top level): ``level``, ``floor``, ``below_floor``,
+  ``after_months`` (+ the incomplete keys).
+- demote_* / review_*: ``level``, ``to`` (the next-month level), ``codes`` (red-line
+  occurrences), ``floor``, ``below_floor``, ``after_months``, ``months`` and
+  ``composites`` of the below-floor streak (at most ``after_months``).
+
+``checks`` (empty for steady, demote and review) lists the §5.1 conditions for the next
+level in this order, each ``{"key", "ok", "need", "have", ...}``:
+
+- ``track`` (only if the rulebook has no threshold for the agent's track),
+- ``probation`` (need = probation months + 1, have = tenure),
+- ``tenure`` (need = the row's tenure, have = tenure),
+- ``window`` (need = W, have = consecutive qualifying months ending this month, plus
+  ``months``, ``threshold``, ``composites`` and ``why``: per month ``None`` or one of
+  :data:`WINDOW_REASONS`),
+- ``error_rate`` (need = max rate, have = rate or ``None``, plus ``errors``,
+  ``complaints``, ``inspections``) when the target has a max error rate,
+- ``zero_errors`` (need 0, have = errors + complaints) when the target requires it,
+- ``no_demotion`` (always ok here: a triggered month is a demote/review instead).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, fields
+from decimal import Decimal, localcontext
+from typing import Any
+
+from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Month, Pay
+from starlevel.domain.months import from_index, month_index
+from starlevel.domain.pay import compute_pay, coefficient
+from starlevel.domain.rulebook import Rulebook
+from starlevel.domain.scoring import CTX, Q2, ROUND_HALF_UP, band
+
+__all__ = [
+    "CHECK_KEYS",
+    "RULES",
+    "WINDOW_REASONS",
+    "evaluate",
+    "evaluated_months",
+    "prior_months_needed",
+    "rulebook_for",
+]
+
+RULES: tuple[str, ...] = (
+    "incomplete",
+    "probation",
+    "not_eligible",
+    "steady",
+    "promote",
+    "promote_pending",
+    "hold",
+    "waitlist",
+    "demote_red_line",
+    "demote_floor",
+    "review_red_line",
+    "review_floor",
+)
+#: rule id -> event
+RULE_EVENT: dict[str, str] = {
+    "incomplete": "none",
+    "probation": "none",
+    "not_eligible": "none",
+    "steady": "none",
+    "promote": "promote",
+    "promote_pending": "promote",
+    "hold": "hold",
+    "waitlist": "waitlist",
+    "demote_red_line": "demote",
+    "demote_floor": "demote",
+    "review_red_line": "review",
+    "review_floor": "review",
+}
+CHECK_KEYS: tuple[str, ...] = ("track", "probation", "tenure", "window", "error_rate", "zero_errors", "no_demotion")
+#: why a window month does not qualify, in the order they are tested
+WINDOW_REASONS: tuple[str, ...] = ("before_level", "incomplete", "red_line", "below_threshold", "below_pass_mark")
+
+_ERR_Q = Decimal("0.0001")
+
+
+# --------------------------------------------------------------------------- months
+
+
+def rulebook_for(rulebooks: Sequence[Rulebook], month: Month) -> Rulebook:
+    """The version in force in ``month``: greatest ``effective_from`` <= month (ties: the
+    highest version), or the earliest version if none has started yet."""
+    if not rulebooks:
+        raise ValueError("no rulebook")
+    ordered = sorted(rulebooks, key=lambda rb: (rb.effective_from, rb.version))
+    chosen = ordered[0]
+    for rb in ordered:
+        if rb.effective_from <= month:
+            chosen = rb
+    return chosen
+
+
+def evaluated_months(agents: Sequence[Agent], last_data_month: Month | None) -> list[Month]:
+    """Earliest hire month .. max(last data month, latest hire month) (spec §1)."""
+    if not agents:
+        return []
+    hires = [a.hired_on.year * 12 + a.hired_on.month - 1 for a in agents]
+    last = max(hires)
+    if last_data_month is not None:
+        last = max(last, month_index(last_data_month))
+    return [from_index(i) for i in range(min(hires), last + 1)]
+
+
+def prior_months_needed(rulebooks: Sequence[Rulebook]) -> int:
+    """How many months before ``start`` an incremental :func:`evaluate` needs in ``prior``
+    (the longest promotion window or demotion streak of any version, at least 1)."""
+    return max([1] + [max(rb.max_window, rb.after_months) for rb in rulebooks])
+
+
+# --------------------------------------------------------------------------- internals
+
+
+class _Promo:
+    __slots__ = ("to", "min_tenure", "window", "thr", "thr_s", "max_err", "max_err_s", "zero", "tracks")
+
+    def __init__(self, rb: Rulebook, to: int) -> None:
+        p = rb.promotion_to(to)
+        assert p is not None
+        self.to = to
+        self.min_tenure = p.min_tenure
+        self.window = p.window
+        self.thr = dict(p.threshold)
+        self.thr_s = {k: str(v) for k, v in p.threshold.items()}
+        self.max_err = p.max_error_rate
+        self.max_err_s = None if p.max_error_rate is None else str(p.max_error_rate)
+        self.zero = p.zero_errors
+        self.tracks = sorted(p.threshold)
+
+
+# dimension kinds
+_QUALITY, _PLAIN, _SCALED, _BANDED = 0, 1, 2, 3
+
+
+class _Info:
+    """Per-rulebook data prepared once per evaluate() call."""
+
+    __slots__ = (
+        "rb",
+        "version",
+        "min_level",
+        "max_level",
+        "floors",
+        "floor_s",
+        "after",
+        "demote_on",
+        "red_demotes",
+        "approval",
+        "promos",
+        "quotas",
+        "pass_mark",
+        "min_insp",
+        "dims",
+        "qkey",
+        "comp_cache",
+        "pay_cache",
+        "score",
+    )
+
+    def __init__(self, rb: Rulebook) -> None:
+        self.rb = rb
+        self.version = rb.version
+        self.min_level = rb.min_level
+        self.max_level = rb.max_level
+        self.floors = dict(rb.floors)
+        self.floor_s = {k: str(v) for k, v in rb.floors.items()}
+        self.after = rb.after_months
+        self.demote_on = rb.demotion_enabled
+        self.red_demotes = rb.red_line_demotes
+        self.approval = rb.approval_required
+        self.promos = {p.to: _Promo(rb, p.to) for p in rb.promotions}
+        self.quotas = dict(rb.quotas)
+        self.pass_mark = rb.pass_mark
+        self.min_insp = rb.min_inspections
+        dims = []
+        for d in rb.dimensions:
+            if d.source == "quality":
+                kind = _QUALITY
+            elif d.bands:
+                kind = _BANDED
+            elif d.scale is not None:
+                kind = _SCALED
+            else:
+                kind = _PLAIN
+            dims.append((d.key, kind, d.metric, d.scale, d.weight, d.bands, d.direction == "lower"))
+        self.dims = tuple(dims)
+        self.qkey = next((d.key for d in rb.dimensions if d.source == "quality"), None)
+        self.comp_cache: dict[Decimal, tuple[str | None, Decimal]] = {}
+        self.score = _compile_scorer(self)
+        self.pay_cache: dict[tuple[int, Decimal, bool], Pay | None] = {}
+
+    def band_coef(self, comp: Decimal) -> tuple[str | None, Decimal]:
+        try:
+            return self.comp_cache[comp]
+        except KeyError:
+            value = self.comp_cache[comp] = (band(comp, self.rb), coefficient(comp, self.rb))
+            return value
+
+    def pay(self, level: int, coef: Decimal, comp: Decimal, on_probation: bool) -> Pay | None:
+        key = (level, coef, on_probation)
+        try:
+            return self.pay_cache[key]
+        except KeyError:
+            value = self.pay_cache[key] = compute_pay(level, comp, on_probation, self.rb)
+            return value
+
+
+def _score(
+    info: _Info, ev: MonthEvidence | None, mt: Metrics | None
+) -> tuple[dict[str, Decimal], Decimal | None, bool, bool, Decimal | None]:
+    """(dimensions, composite or None, complete, all dimensions pass, quality).
+
+    The same arithmetic as :func:`scoring.month_scores`, specialised for speed. Must run
+    under ``localcontext(CTX)`` (wide precision: the operators below are exact).
+    """
+    n = 0 if ev is None else ev.n_inspections
+    q = (ev.score_sum / n).quantize(Q2, ROUND_HALF_UP) if n > 0 else None  # type: ignore[union-attr]
+    dims: dict[str, Decimal] = {}
+    total = _ZERO
+    ap = True
+    missing = False
+    pm = info.pass_mark
+    for key, kind, attr, scale, weight, bands, lower in info.dims:
+        if kind == _QUALITY:
+            v = q
+        elif mt is None:
+            v = None
+        else:
+            v = getattr(mt, attr)
+            if type(v) is not Decimal:
+                if isinstance(v, float):
+                    raise TypeError(f"metric {attr} of {mt.agent_id} {mt.month} is a float ({v!r}); pass a Decimal")
+                v = Decimal(v)
+            if kind == _SCALED:
+                v = v * scale
+            elif kind == _BANDED:
+                for b in bands:
+                    if b.limit is None or (v <= b.limit if lower else v >= b.limit):
+                        v = b.score
+                        break
+        if v is None:
+            missing = True
+            ap = False
+            continue
+        dims[key] = v
+        if v < pm:
+            ap = False
+        total += weight * v
+    complete = mt is not None and n >= info.min_insp
+    comp = total.quantize(Q2, ROUND_HALF_UP) if complete and not missing else None
+    return dims, comp, complete, ap, q
+
+
+def _to_decimal(v: Any, attr: str, mt: Metrics) -> Decimal:
+    if isinstance(v, float):
+        raise TypeError(f"metric {attr} of {mt.agent_id} {mt.month} is a float ({v!r}); pass a Decimal")
+    return Decimal(v)
+
+
+def _compile_scorer(info: _Info) -> Callable[[MonthEvidence | None, Metrics | None], tuple[Any, ...]]:
+    """Straight-line version of :func:`_score` for the common case (metrics present and at
+    least one inspection), falling back to :func:`_score` otherwise. Generated from the
+    rulebook's dimensions; only validated names and indexes go into the source text."""
+    ns: dict[str, Any] = {
+        "_score": _score, "_info": info, "_D": Decimal, "_conv": _to_decimal, "_Q2": Q2,
+        "_HU": ROUND_HALF_UP, "_pm": info.pass_mark, "_min": info.min_insp,
+    }  # fmt: skip
+    body = [
+        "def score(ev, mt):",
+        "    if ev is None or mt is None or ev.n_inspections <= 0:",
+        "        return _score(_info, ev, mt)",
+        "    n = ev.n_inspections",
+        "    q = (ev.score_sum / n).quantize(_Q2, _HU)",
+    ]
+    names = []
+    terms = []
+    for i, (key, kind, attr, scale, weight, bands, lower) in enumerate(info.dims):
+        v = f"v{i}"
+        ns[f"_w{i}"] = weight
+        names.append((key, v))
+        if kind == _QUALITY:
+            body.append(f"    {v} = q")
+        else:
+            assert attr is not None and attr.isidentifier()
+            body.append(f"    {v} = mt.{attr}")
+            if kind == _SCALED:  # int * Decimal is a Decimal: ratings need no conversion
+                body.append(f"    if type({v}) is not _D and type({v}) is not int: {v} = _conv({v}, {attr!r}, mt)")
+            else:
+                body.append(f"    if type({v}) is not _D: {v} = _conv({v}, {attr!r}, mt)")
+            if kind == _SCALED:
+                ns[f"_s{i}"] = scale
+                body.append(f"    {v} = {v} * _s{i}")
+            elif kind == _BANDED:
+                ns[f"_b{i}"] = tuple((b.limit, b.score) for b in bands)
+                op = "<=" if lower else ">="
+                body.append(f"    for lim, sc in _b{i}:")
+                body.append(f"        if lim is None or {v} {op} lim:")
+                body.append(f"            {v} = sc")
+                body.append("            break")
+        terms.append(f"_w{i} * {v}")
+    ns["_keys"] = tuple(k for k, _ in names)
+    body.append("    dims = {" + ", ".join(f"_keys[{i}]: {v}" for i, (_, v) in enumerate(names)) + "}")
+    body.append("    ap = " + " and ".join(f"{v} >= _pm" for _, v in names))
+    body.append("    if n >= _min:")
+    body.append("        return dims, (" + " + ".join(terms) + ").quantize(_Q2, _HU), True, ap, q")
+    body.append("    return dims, None, False, ap, q")
+    exec("\n".join(body), ns)  # noqa: S102
+    return ns["score"]  # type: ignore[no-any-return]
+
+
+# A month record: (complete, composite, all_pass, red_line, error_defects, complaints,
+# n_inspections, composite as text, why the month cannot count whatever the threshold:
+# "incomplete" | "red_line" | None).
+_Rec = tuple[bool, "Decimal | None", bool, bool, int, int, int, "str | None", "str | None"]
+_ZERO = Decimal(0)
+# Stands in for a month missing from ``prior`` in an incremental run.
+_NO_REC: _Rec = (False, None, False, False, 0, 0, 0, None, "before_level")
+
+
+def _rec(complete: bool, comp: Decimal | None, ap: bool, red: bool, errs: int, complaints: int, n: int) -> _Rec:
+    base = None if complete and not red else ("incomplete" if not complete else "red_line")
+    return (complete, comp, ap, red, errs, complaints, n, None if comp is None else str(comp.quantize(Q2)), base)
+
+
+class _St:
+    __slots__ = ("aid", "agent", "track", "team", "hire", "leave", "prob", "level", "since", "counter", "hist")
+
+    def __init__(self, agent: Agent) -> None:
+        self.aid = agent.agent_id
+        self.agent = agent
+        self.track = agent.track
+        self.team = agent.team
+        self.hire = agent.hired_on.year * 12 + agent.hired_on.month - 1
+        lo = agent.left_on
+        self.leave = 10**9 if lo is None else lo.year * 12 + lo.month - 1
+        self.prob = agent.probation_months
+        self.level = 0  # 0: not started yet
+        self.since = 0
+        self.counter = 0
+        # Records of the last months, oldest first, the newest being the month last evaluated.
+        self.hist: list[_Rec] = []
+
+
+class _Pending:
+    """An eligible agent waiting for the quota step of its month."""
+
+    __slots__ = (
+        "idx", "st", "level", "tenure", "prob", "ev", "mt", "dims", "comp", "complete", "ap", "q",
+        "promo", "checks", "wsum", "comps", "err_s", "rule", "next_level", "qparams", "status", "hr",
+    )  # fmt: skip
+
+
+def _window(
+    st: _St, mi: int, tenure: int, prob: bool, promo: _Promo, months: list[str]
+) -> tuple[bool, list[dict[str, Any]], Decimal, list[str | None], str | None, list[str]]:
+    """Conditions 1-4 of §5.1 for promotion to ``promo.to`` at the end of month ``mi``.
+
+    Returns (eligible, checks, sum of the window's composites, window composites,
+    error rate or None, keys of the failed checks).
+    """
+    track = st.track
+    thr = promo.thr.get(track)
+    not_prob = not prob
+    ten_ok = tenure >= promo.min_tenure
+    missing: list[str] = []
+    checks: list[dict[str, Any]] = []
+    if thr is None:
+        checks.append({"key": "track", "ok": False, "need": promo.tracks, "have": track})
+        missing.append("track")
+    checks.append({"key": "probation", "ok": not_prob, "need": st.prob + 1, "have": tenure})
+    if not not_prob:
+        missing.append("probation")
+    checks.append({"key": "tenure", "ok": ten_ok, "need": promo.min_tenure, "have": tenure})
+    if not ten_ok:
+        missing.append("tenure")
+
+    w = promo.window
+    since = st.since
+    first = mi - w + 1
+    take = mi - (first if first > since else since) + 1  # window months at the current level
+    hist = st.hist
+    wrecs = hist[-take:] if take > 0 else []
+    cmp = thr if thr is not None else _ZERO
+    pad = w - len(wrecs)
+    comps: list[str | None] = [None] * pad
+    whys: list[str | None] = ["before_level"] * pad
+    streak = 0
+    for r in wrecs:
+        comps.append(r[7])
+        why = r[8]
+        if why is None:
+            if r[1] < cmp:
+                why = "below_threshold"
+            elif not r[2]:
+                why = "below_pass_mark"
+            else:
+                whys.append(None)
+                streak += 1
+                continue
+        whys.append(why)
+        streak = 0
+    bad = streak < w
+    checks.append(
+        {
+            "key": "window",
+            "ok": not bad,
+            "need": promo.window,
+            "have": streak,
+            "months": months,
+            "threshold": promo.thr_s.get(track),
+            "composites": comps,
+            "why": whys,
+        }
+    )
+    if bad:
+        missing.append("window")
+    err_s: str | None = None
+    errs = compl = n = 0
+    if promo.max_err is not None or promo.zero:
+        for r in wrecs:
+            errs += r[4]
+            compl += r[5]
+            n += r[6]
+    if promo.max_err is not None:
+        if n > 0:
+            e_ok = (errs + compl) < promo.max_err * n
+            err_s = str((Decimal(errs + compl) / n).quantize(_ERR_Q, ROUND_HALF_UP))
+        else:
+            e_ok = False
+        checks.append(
+            {
+                "key": "error_rate",
+                "ok": e_ok,
+                "need": promo.max_err_s,
+                "have": err_s,
+                "errors": errs,
+                "complaints": compl,
+                "inspections": n,
+            }
+        )
+        if not e_ok:
+            missing.append("error_rate")
+    if promo.zero:
+        z_ok = errs + compl == 0
+        checks.append({"key": "zero_errors", "ok": z_ok, "need": 0, "have": errs + compl, "errors": errs, "complaints": compl})
+        if not z_ok:
+            missing.append("zero_errors")
+    checks.append({"key": "no_demotion", "ok": True})
+    if missing:
+        return False, checks, _ZERO, comps, err_s, missing
+    wsum = _ZERO
+    for r in wrecs:
+        wsum += r[1]
+    return True, checks, wsum, comps, err_s, missing
+
+
+def _streak(st: _St, mi: int, count: int, mstr: Mapping[int, str]) -> tuple[list[str], list[str | None]]:
+    """The months (and composites) of the current below-floor streak, at most ``count``."""
+    recs = st.hist[-count:] if count > 0 else []
+    first = mi - len(recs) + 1
+    return [mstr[first + k] for k in range(len(recs))], [r[7] for r in recs]
+
+
+def _restore(st: _St, start: int, prior: Sequence[MonthResult], keep: int) -> None:
+    by_month: dict[int, MonthResult] = {}
+    for r in prior:
+        by_month[month_index(r.month)] = r
+    last = by_month.get(start - 1)
+    if last is None:
+        raise ValueError(
+            f"incremental evaluation from {from_index(start)} needs the stored result of "
+            f"agent {st.aid!r} for {from_index(start - 1)}"
+        )
+    st.level = last.next_level
+    if last.next_level != last.level:
+        st.since = start
+        st.counter = 0
+    else:
+        st.since = month_index(last.level_since)
+        st.counter = last.below_floor
+    hist = st.hist
+    for i in range(start - keep, start):
+        r = by_month.get(i)
+        if r is None:
+            if hist:  # a gap: what came before it cannot count any more
+                hist.append(_NO_REC)
+            continue
+        hist.append(
+            _rec(
+                r.complete,
+                r.composite,
+                r.all_dimensions_pass,
+                bool(r.red_line_codes),
+                r.error_defects,
+                r.complaints,
+                r.n_inspections,
+            )
+        )
+
+
+class _MonthNames(dict[int, str]):
+    def __missing__(self, key: int) -> str:
+        value = self[key] = from_index(key)
+        return value
+
+
+def _result_factory() -> Callable[..., MonthResult]:
+    """A positional constructor for MonthResult that skips the frozen dataclass's
+    per-field ``object.__setattr__`` (several times faster; same object)."""
+    names = [f.name for f in fields(MonthResult)]
+    ours = [
+        "agent_id", "month", "rulebook_version", "track", "team", "tenure", "on_probation", "complete",
+        "n_inspections", "quality", "dimensions", "composite", "band", "all_dimensions_pass", "error_defects",
+        "complaints", "red_line_codes", "level", "level_since", "below_floor", "event", "next_level", "rule",
+        "explanation", "pay",
+    ]  # fmt: skip
+    try:
+        if hasattr(MonthResult, "__post_init__"):
+            raise AttributeError("__post_init__")  # it must run: use the ordinary constructor
+        setters = {n: getattr(MonthResult, n).__set__ for n in names}
+    except AttributeError:  # not a plain slots dataclass
+        return lambda *args: MonthResult(**dict(zip(ours, args, strict=True)))
+    ns: dict[str, Any] = {"_new": object.__new__, "_cls": MonthResult}
+    lines = [f"def make({', '.join(ours)}):", "    o = _new(_cls)"]
+    for n in names:
+        ns["_set_" + n] = setters[n]
+        if n in ours:
+            lines.append(f"    _set_{n}(o, {n})")
+        else:
+            f = next(x for x in fields(MonthResult) if x.name == n)
+            if f.default is not MISSING:
+                ns["_def_" + n] = f.default
+                lines.append(f"    _set_{n}(o, _def_{n})")
+            elif f.default_factory is not MISSING:
+                ns["_fac_" + n] = f.default_factory
+                lines.append(f"    _set_{n}(o, _fac_{n}())")
+            else:
+                raise TypeError(f"MonthResult.{n} has no default")
+    lines.append("    return o")
+    exec("\n".join(lines), ns)  # noqa: S102 - generated from dataclass field names only
+    return ns["make"]  # type: ignore[no-any-return]
+
+
+_make_result = _result_factory()
+_TRIGGER_RULES = {
+    (True, "red_line"): "demote_red_line",
+    (True, "floor"): "demote_floor",
+    (False, "red_line"): "review_red_line",
+    (False, "floor"): "review_floor",
+}
+
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def evaluate(
+    agents: Sequence[Agent],
+    evidence: Mapping[tuple[str, Month], MonthEvidence],
+    metrics: Mapping[tuple[str, Month], Metrics],
+    decisions: Mapping[tuple[str, Month], HrDecision],
+    rulebooks: Sequence[Rulebook],
+    *,
+    last_data_month: Month | None,
+    start: Month | None = None,
+    prior: Mapping[str, Sequence[MonthResult]] | None = None,
+) -> list[MonthResult]:
+    """Evaluate the ladder: one :class:`MonthResult` per active agent per evaluated month
+    >= ``start``, sorted by (month, agent_id).
+
+    ``evidence`` should have been computed with the rulebook in force in its month
+    (:func:`rulebook_for`). For an incremental run (``start`` after the first evaluated
+    month), ``prior`` must hold, for every agent active in the month before ``start``, its
+    stored results of at least the last :func:`prior_months_needed` months before
+    ``start``; the output then equals the full evaluation's for months >= ``start``.
+    """
+    months = evaluated_months(agents, last_data_month)
+    if not months:
+        return []
+    if not rulebooks:
+        raise ValueError("evaluate() needs at least one rulebook")
+    first = month_index(months[0])
+    last = month_index(months[-1])
+    begin = first if start is None else max(first, month_index(start))
+    if begin > last:
+        return []
+
+    ordered = sorted(rulebooks, key=lambda rb: (rb.effective_from, rb.version))
+    infos = [_Info(rb) for rb in ordered]
+    eff = [month_index(rb.effective_from) for rb in ordered]
+    keep = prior_months_needed(ordered)
+
+    states = sorted((_St(a) for a in agents), key=lambda s: s.aid)
+    for a, b in zip(states, states[1:], strict=False):
+        if a.aid == b.aid:
+            raise ValueError(f"duplicate agent_id {a.aid!r}")
+    if begin > first:
+        prior = prior or {}
+        for st in states:
+            if st.hire < begin <= st.leave:
+                _restore(st, begin, prior.get(st.aid, ()), keep)
+
+    # Hundreds of thousands of acyclic objects: the cyclic collector would only rescan
+    # them over and over (it more than doubles the run time).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with localcontext(CTX):
+            return _run(states, infos, eff, keep, begin, last, evidence, metrics, decisions)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _run(
+    states: list[_St],
+    infos: list[_Info],
+    eff: list[int],
+    keep: int,
+    begin: int,
+    last: int,
+    evidence: Mapping[tuple[str, Month], MonthEvidence],
+    metrics: Mapping[tuple[str, Month], Metrics],
+    decisions: Mapping[tuple[str, Month], HrDecision],
+) -> list[MonthResult]:
+    mstr = _MonthNames((i, from_index(i)) for i in range(begin - keep - 1, last + 2))
+    ev_get = evidence.get
+    mt_get = metrics.get
+    dec_get = decisions.get
+    empty_ev = MonthEvidence()
+    results: list[Any] = []
+    out = results.append
+    make = _make_result
+    trigger_rules = _TRIGGER_RULES
+    rule_event = RULE_EVENT
+
+    for mi in range(begin, last + 1):
+        m = mstr[mi]
+        info = infos[0]
+        for j, e in enumerate(eff):
+            if e <= mi:
+                info = infos[j]
+        version = info.version
+        floors = info.floors
+        floor_s = info.floor_s
+        min_level = info.min_level
+        max_level = info.max_level
+        after = info.after
+        demote_on = info.demote_on
+        red_demotes = info.red_demotes
+        promos = info.promos
+        qkey = info.qkey
+        band_coef = info.band_coef
+        score = info.score
+        pay_of = info.pay
+        min_insp = info.min_insp
+        window_months = {w: [mstr[i] for i in range(mi - w + 1, mi + 1)] for w in {p.window for p in promos.values()}}
+
+        headcount = 0
+        next_count: dict[int, int] = {}
+        eligible: dict[int, list[_Pending]] = {}
+
+        # Step 1 (§5.1, §5.2): scores, counter, demote/review, eligibility. Every agent
+        # that is not eligible for a promotion is final now; eligible ones keep a slot.
+        for st in states:
+            if not st.hire <= mi <= st.leave:
+                continue
+            headcount += 1
+            aid = st.aid
+            level = st.level
+            if level == 0:
+                lvl = st.agent.initial_level
+                level = st.level = min_level if lvl < min_level else max_level if lvl > max_level else lvl
+                st.since = mi
+                st.counter = 0
+            elif level > max_level:  # a later rulebook version with fewer levels
+                level = st.level = max_level
+                st.since = mi
+                st.counter = 0
+            tenure = mi - st.hire + 1
+            prob = tenure <= st.prob
+            key = (aid, m)
+            ev = ev_get(key)
+            mt = mt_get(key)
+            dims, comp, complete, ap, q = score(ev, mt)
+            if ev is None:
+                ev = empty_ev
+            red = bool(ev.red_line_codes)
+            if complete and comp < floors[level]:  # type: ignore[operator]
+                counter = st.counter = st.counter + 1
+            else:
+                counter = st.counter = 0
+            complaints = 0 if mt is None else mt.complaints
+            hist = st.hist
+            hist.append(
+                (
+                    complete, comp, ap, red, ev.error_defects, complaints, ev.n_inspections,
+                    None if comp is None else str(comp), None if complete and not red else ("incomplete" if not complete else "red_line"),
+                )
+            )  # fmt: skip (same as _rec(); comp is already quantized to 2 places)
+            if len(hist) > keep:
+                del hist[0]
+
+            trigger = None
+            if demote_on:
+                if red and red_demotes:
+                    trigger = "red_line"
+                elif counter >= after:
+                    trigger = "floor"
+            next_level = level
+            checks: list[dict[str, Any]]
+            params: dict[str, Any]
+            if trigger is not None:
+                down = level > min_level
+                rule = trigger_rules[down, trigger]
+                if down:
+                    next_level = level - 1
+                checks = []
+                smonths, scomps = _streak(st, mi, min(counter, after), mstr)
+                params = {
+                    "level": level,
+                    "to": next_level,
+                    "codes": list(ev.red_line_codes),
+                    "floor": floor_s[level],
+                    "below_floor": counter,
+                    "after_months": after,
+                    "months": smonths,
+                    "composites": scomps,
+                }
+            else:
+                promo = promos.get(level + 1) if level < max_level else None
+                if promo is None:  # the top level
+                    checks = []
+                    params = {"level": level, "floor": floor_s[level], "below_floor": counter, "after_months": after}
+                    if complete:
+                        rule = "steady"
+                    else:
+                        rule = "incomplete"
+                        params["n_inspections"] = ev.n_inspections
+                        params["min_inspections"] = min_insp
+                        params["has_metrics"] = mt is not None
+                else:
+                    wm = window_months[promo.window]
+                    ok, checks, wsum, comps, err_s, missing = _window(st, mi, tenure, prob, promo, wm)
+                    if ok:
+                        p = _Pending()
+                        p.idx = len(results)
+                        out(None)  # filled in by step 2
+                        p.st = st
+                        p.level = level
+                        p.tenure = tenure
+                        p.prob = prob
+                        p.ev = ev
+                        p.mt = mt
+                        p.dims = dims
+                        p.comp = comp
+                        p.complete = complete
+                        p.ap = ap
+                        p.q = q
+                        p.promo = promo
+                        p.checks = checks
+                        p.wsum = wsum
+                        p.comps = comps
+                        p.err_s = err_s
+                        p.next_level = level
+                        p.status = None
+                        p.hr = None
+                        eligible.setdefault(promo.to, []).append(p)
+                        next_count[level] = next_count.get(level, 0) + 1
+                        continue
+                    params = {
+                        "to": promo.to,
+                        "window": wm,
+                        "composites": comps,
+                        "threshold": promo.thr_s.get(st.track),
+                        "missing": missing,
+                        "floor": floor_s[level],
+                        "below_floor": counter,
+                        "after_months": after,
+                    }
+                    if not complete:
+                        rule = "incomplete"
+                        params["n_inspections"] = ev.n_inspections
+                        params["min_inspections"] = min_insp
+                        params["has_metrics"] = mt is not None
+                    elif prob:
+                        rule = "probation"
+                        params["tenure"] = tenure
+                        params["probation_months"] = st.prob
+                    else:
+                        rule = "not_eligible"
+            next_count[next_level] = next_count.get(next_level, 0) + 1
+
+            expl: dict[str, Any] = {"rule": rule, "params": params, "checks": checks}
+            dec = dec_get(key)
+            if dec is not None:
+                expl["hr"] = {"action": dec.action, "reason": dec.reason, "decided_by": dec.decided_by, "applied": False}
+            if comp is None:
+                band_key = pay = None
+            else:
+                band_key, coef = band_coef(comp)
+                pay = pay_of(level, coef, comp, prob)
+            out(
+                make(
+                    aid, m, version, st.track, st.team, tenure, prob, complete, ev.n_inspections,
+                    q if qkey is None else dims.get(qkey), dims, comp, band_key, ap, ev.error_defects,
+                    complaints, ev.red_line_codes, level, mstr[st.since], counter, rule_event[rule],
+                    next_level, rule, expl, pay,
+                )
+            )  # fmt: skip
+            if next_level != level:
+                st.level = next_level
+                st.since = mi + 1
+                st.counter = 0
+
+        if not eligible:
+            continue
+
+        # Step 2 (§5.3, §5.4, §5.6): promotions, highest target first, within quotas.
+        approval = info.approval
+        for target in sorted(eligible, reverse=True):
+            cands = eligible[target]
+            cands.sort(key=lambda r: (-r.wsum, -r.tenure, r.st.aid))
+            share = info.quotas.get(target)
+            cap = None if share is None else int(share * headcount)
+            for rank, p in enumerate(cands, 1):
+                dec = dec_get((p.st.aid, m)) if approval else None
+                holding = next_count.get(target, 0)
+                p.qparams = {"rank": rank, "cap": cap, "holding": holding}
+                if dec is not None and dec.action == "hold":
+                    p.rule = "hold"
+                    p.hr = dec
+                    continue
+                if cap is not None and holding >= cap:
+                    p.rule = "waitlist"
+                    continue
+                next_count[target] = holding + 1
+                if not approval:
+                    p.rule = "promote"
+                    p.status = "auto"
+                elif dec is not None and dec.action == "approve":
+                    p.rule = "promote"
+                    p.status = "approved"
+                    p.hr = dec
+                else:
+                    p.rule = "promote_pending"
+                    p.status = "pending"
+                    continue  # the slot is taken, but the level does not change yet
+                next_count[p.level] -= 1
+                p.next_level = target
+
+        # Step 3: the eligible agents' results.
+        for cands in eligible.values():
+            for p in cands:
+                st = p.st
+                level = p.level
+                rule = p.rule
+                comp = p.comp
+                ev = p.ev
+                mt = p.mt
+                promo = p.promo
+                params = {
+                    "to": promo.to,
+                    "window": window_months[promo.window],
+                    "composites": p.comps,
+                    "threshold": promo.thr_s[st.track],
+                    "average": str((p.wsum / promo.window).quantize(Q2, ROUND_HALF_UP)),
+                }
+                if p.err_s is not None:
+                    params["error_rate"] = p.err_s
+                params.update(p.qparams)
+                expl = {"rule": rule, "params": params, "checks": p.checks}
+                if p.status is not None:
+                    expl["status"] = p.status
+                dec = p.hr
+                if dec is not None:
+                    expl["hr"] = {"action": dec.action, "reason": dec.reason, "decided_by": dec.decided_by, "applied": True}
+                else:
+                    dec = dec_get((st.aid, m))
+                    if dec is not None:
+                        expl["hr"] = {"action": dec.action, "reason": dec.reason, "decided_by": dec.decided_by, "applied": False}
+                band_key, coef = band_coef(comp)  # type: ignore[arg-type]
+                results[p.idx] = make(
+                    st.aid, m, version, st.track, st.team, p.tenure, p.prob, p.complete, ev.n_inspections,
+                    p.q if qkey is None else p.dims.get(qkey), p.dims, comp, band_key, p.ap, ev.error_defects,
+                    0 if mt is None else mt.complaints, ev.red_line_codes, level, mstr[st.since], st.counter,
+                    rule_event[rule], p.next_level, rule, expl, pay_of(level, coef, comp, p.prob),
+                )  # fmt: skip
+                if p.next_level != level:
+                    st.level = p.next_level
+                    st.since = mi + 1
+                    st.counter = 0
+    return results
