@@ -11,7 +11,9 @@ Every :class:`MonthResult` carries ``explanation = {"rule", "params", "checks"}`
 for promote events, ``"status"`` (``"auto"`` | ``"approved"`` | ``"pending"``) and, when an
 HR decision exists for the agent-month, ``"hr": {"action", "reason", "decided_by",
 "applied"}`` (``applied`` is false when the decision had no effect). Everything is
-JSON-ready: decimals are strings, months ``"YYYY-MM"``. ``rule`` is one of :data:`RULES`:
+JSON-ready: decimals are strings, months ``"YYYY-MM"``. Treat explanations as read-only:
+some lists (e.g. a month's window months) are shared between results to save memory.
+``rule`` is one of :data:`RULES`:
 
 ====================  ========  =========================================================
 rule                  event     when
@@ -65,6 +67,7 @@ level in this order, each ``{"key", "ok", "need", "have", ...}``:
 
 from __future__ import annotations
 
+import functools
 import gc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, fields
@@ -233,24 +236,28 @@ class _Info:
             dims.append((d.key, kind, d.metric, d.scale, d.weight, d.bands, d.direction == "lower"))
         self.dims = tuple(dims)
         self.qkey = next((d.key for d in rb.dimensions if d.source == "quality"), None)
-        self.comp_cache: dict[Decimal, tuple[str | None, Decimal]] = {}
+        self.comp_cache: dict[Decimal, tuple[str | None, tuple[list[Pay | None], list[Pay | None]]]] = {}
         self.score = _compile_scorer(self)
-        self.pay_cache: dict[tuple[int, Decimal, bool], Pay | None] = {}
+        # pay depends on the composite only through its coefficient
+        self.pay_cache: dict[Decimal, tuple[list[Pay | None], list[Pay | None]]] = {}
 
-    def band_coef(self, comp: Decimal) -> tuple[str | None, Decimal]:
+    def band_pay(self, comp: Decimal) -> tuple[str | None, tuple[list[Pay | None], list[Pay | None]]]:
+        """(grade band, pay by level when not on probation / on probation) of a composite."""
         try:
             return self.comp_cache[comp]
         except KeyError:
-            value = self.comp_cache[comp] = (band(comp, self.rb), coefficient(comp, self.rb))
-            return value
-
-    def pay(self, level: int, coef: Decimal, comp: Decimal, on_probation: bool) -> Pay | None:
-        key = (level, coef, on_probation)
-        try:
-            return self.pay_cache[key]
-        except KeyError:
-            value = self.pay_cache[key] = compute_pay(level, comp, on_probation, self.rb)
-            return value
+            pass
+        rb = self.rb
+        coef = coefficient(comp, rb)
+        pays = self.pay_cache.get(coef)
+        if pays is None:
+            levels = range(rb.max_level + 1)
+            pays = self.pay_cache[coef] = (
+                [None if lvl < rb.min_level else compute_pay(lvl, comp, False, rb) for lvl in levels],
+                [None if lvl < rb.min_level else compute_pay(lvl, comp, True, rb) for lvl in levels],
+            )
+        value = self.comp_cache[comp] = (band(comp, rb), pays)
+        return value
 
 
 def _score(
@@ -472,7 +479,7 @@ def _window(
     if promo.max_err is not None:
         if n > 0:
             e_ok = (errs + compl) < promo.max_err * n
-            err_s = str((Decimal(errs + compl) / n).quantize(_ERR_Q, ROUND_HALF_UP))
+            err_s = _err_text(errs + compl, n)
         else:
             e_ok = False
         checks.append(
@@ -500,6 +507,13 @@ def _window(
     for r in wrecs:
         wsum += r[1]
     return True, checks, wsum, comps, err_s, missing
+
+
+@functools.lru_cache(maxsize=4096)
+def _err_text(count: int, n: int) -> str:
+    """count / n rounded half-up to 4 places, as text (exact whatever the decimal context)."""
+    with localcontext(CTX):
+        return str((Decimal(count) / n).quantize(_ERR_Q, ROUND_HALF_UP))
 
 
 def _streak(st: _St, mi: int, count: int, mstr: Mapping[int, str]) -> tuple[list[str], list[str | None]]:
@@ -675,6 +689,7 @@ def _run(
     ev_get = evidence.get
     mt_get = metrics.get
     dec_get = decisions.get
+    has_decisions = bool(decisions)
     empty_ev = MonthEvidence()
     results: list[Any] = []
     out = results.append
@@ -698,9 +713,8 @@ def _run(
         red_demotes = info.red_demotes
         promos = info.promos
         qkey = info.qkey
-        band_coef = info.band_coef
+        band_pay = info.band_pay
         score = info.score
-        pay_of = info.pay
         min_insp = info.min_insp
         window_months = {w: [mstr[i] for i in range(mi - w + 1, mi + 1)] for w in {p.window for p in promos.values()}}
 
@@ -840,14 +854,14 @@ def _run(
             next_count[next_level] = next_count.get(next_level, 0) + 1
 
             expl: dict[str, Any] = {"rule": rule, "params": params, "checks": checks}
-            dec = dec_get(key)
+            dec = dec_get(key) if has_decisions else None
             if dec is not None:
                 expl["hr"] = {"action": dec.action, "reason": dec.reason, "decided_by": dec.decided_by, "applied": False}
             if comp is None:
                 band_key = pay = None
             else:
-                band_key, coef = band_coef(comp)
-                pay = pay_of(level, coef, comp, prob)
+                band_key, pays = band_pay(comp)
+                pay = pays[prob][level]
             out(
                 make(
                     aid, m, version, st.track, st.team, tenure, prob, complete, ev.n_inspections,
@@ -927,12 +941,12 @@ def _run(
                     dec = dec_get((st.aid, m))
                     if dec is not None:
                         expl["hr"] = {"action": dec.action, "reason": dec.reason, "decided_by": dec.decided_by, "applied": False}
-                band_key, coef = band_coef(comp)  # type: ignore[arg-type]
+                band_key, pays = band_pay(comp)  # type: ignore[arg-type]
                 results[p.idx] = make(
                     st.aid, m, version, st.track, st.team, p.tenure, p.prob, p.complete, ev.n_inspections,
                     p.q if qkey is None else p.dims.get(qkey), p.dims, comp, band_key, p.ap, ev.error_defects,
                     0 if mt is None else mt.complaints, ev.red_line_codes, level, mstr[st.since], st.counter,
-                    rule_event[rule], p.next_level, rule, expl, pay_of(level, coef, comp, p.prob),
+                    rule_event[rule], p.next_level, rule, expl, pays[p.prob][level],
                 )  # fmt: skip
                 if p.next_level != level:
                     st.level = p.next_level
