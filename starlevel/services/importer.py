@@ -262,8 +262,9 @@ class _Db:
     @contextmanager
     def indexes_built_after(self, tables: Sequence[Table]) -> Iterator[None]:
         """On SQLite, drop the tables' secondary indexes for the block and build them again
-        after it: one sort per index instead of a B-tree insert per row (a bulk load of a
-        million rows into the inspections table goes from ~25 s to ~10 s). The indexes are
+        after it: one sort per index instead of a B-tree insert per row (measured on 1.4
+        million inspections: 11–29 s of inserting with the indexes, 8–10 s without them
+        plus the rebuild). The indexes are
         re-created from their stored SQL, in the same transaction, so the schema never
         changes as seen from outside. A no-op where that cannot be done safely: on other
         databases, or when no transaction is open (SQLite DDL would then autocommit)."""
@@ -304,6 +305,15 @@ class _Db:
             return 0
         q = self.dialect.identifier_preparer.quote
         names = list(columns) + list(constants or ())
+        raw = self.conn.connection.driver_connection
+        if self.dialect.name == "postgresql" and type(raw).__module__.startswith("psycopg."):
+            # psycopg 3: COPY is several times faster than executemany on PostgreSQL.
+            tail = tuple((constants or {}).values())
+            sql = f"COPY {q(table.name)} ({', '.join(q(c) for c in names)}) FROM STDIN"
+            with raw.cursor() as cursor, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row + tail if tail else row)
+            return len(rows)
         if self.placeholder is None:  # pragma: no cover - every supported driver has one
             extra = dict(constants or {})
             self.conn.execute(insert(table), [dict(zip(columns, r)) | extra for r in rows])
