@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Struct
@@ -37,6 +37,8 @@ CSRF_NOTE = AUTH_NOTE + (
 )
 
 T = TypeVar("T")
+
+
 def access(*roles: str, write: bool = False) -> dict[str, Any]:
     """The guard of a handler and the OpenAPI description saying who may call it (one source)."""
     note = f"Roles: {', '.join(roles)}." if set(roles) != set(ROLES) else "Roles: any signed-in user."
@@ -125,10 +127,10 @@ def _month(request: Request[Any, Any, Any], value: str) -> str:
 
 def _own_agent(request: Request[Any, Any, Any]) -> str:
     """An agent's own id, from the signed-in user only (never from the request)."""
-    agent_id = current_user(request).agent_id
-    if not agent_id:
-        raise NotFoundException("this login is not linked to an agent record")
-    return agent_id
+    user = current_user(request)
+    if not user.agent_id:  # an agent login always has one (services.users.create_user checks)
+        raise views.Missing("agent_id", user.username)
+    return user.agent_id
 
 
 def _write(session: Session, change: Callable[[], T]) -> T:
