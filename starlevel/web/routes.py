@@ -7,10 +7,13 @@ from typing import Any
 
 def handlers() -> list[Any]:
     from starlevel.web.account import AccountController
+    from starlevel.web.admin import AdminController
+    from starlevel.web.hr import HrController
     from starlevel.web.agents import AgentsController
     from starlevel.web.inspector import InspectionsController, UploadsController
     from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
     from starlevel.web.mystar import AgentStarController, MyStarController
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
-            MyStarController, AgentStarController]
+            MyStarController, AgentStarController,
+            HrController, AdminController]
