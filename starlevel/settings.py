@@ -35,7 +35,6 @@ class Settings:
     debug: bool = False
     # Cookies marked Secure only when served over HTTPS in production.
     secure_cookies: bool = False
-    login_delay_base: float = 0.5
 
     @classmethod
     def from_env(cls) -> "Settings":

@@ -180,8 +180,6 @@ def upgrade() -> None:
     sa.Column('display_name', sa.String(length=200), nullable=False),
     sa.Column('locale', sa.String(length=8), nullable=True),
     sa.Column('disabled', sa.Boolean(), nullable=False),
-    sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('last_failed_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['agent_id'], ['agents.agent_id'], name=op.f('fk_users_agent_id_agents')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),

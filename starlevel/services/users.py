@@ -74,7 +74,6 @@ def set_password(session: Session, username: str, password: str, *, actor: str =
     user = get(session, username)
     _validate_password(password)
     user.password_hash = hash_password(password)
-    user.failed_logins = 0
     audit.record(session, actor, "set_password", "user", username)
 
 

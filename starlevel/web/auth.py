@@ -25,7 +25,10 @@ from starlevel.services import users as user_service
 
 ROLES = ("inspector", "hr", "agent", "admin")
 # Failed sign-ins allowed before waiting kicks in; the wait doubles after each further failure.
+# Per username a few; per client address many more, so that one person mistyping (or
+# someone guessing) cannot lock a whole office behind one address out.
 FREE_ATTEMPTS = 3
+FREE_ATTEMPTS_PER_ADDRESS = 20
 MAX_WAIT = timedelta(minutes=15)
 
 
@@ -90,9 +93,10 @@ class SignIn:
 
 
 def _wait_for(row: LoginThrottle | None, now: datetime) -> int:
-    if row is None or row.failures < FREE_ATTEMPTS or row.last_failed_at is None:
+    free = FREE_ATTEMPTS_PER_ADDRESS if row is not None and row.key.startswith("addr:") else FREE_ATTEMPTS
+    if row is None or row.failures < free or row.last_failed_at is None:
         return 0
-    wait = min(timedelta(seconds=2 ** (row.failures - FREE_ATTEMPTS)), MAX_WAIT)
+    wait = min(timedelta(seconds=2 ** (row.failures - free)), MAX_WAIT)
     remaining = (row.last_failed_at + wait - now).total_seconds()
     return max(0, math.ceil(remaining))
 
