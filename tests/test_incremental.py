@@ -136,3 +136,29 @@ def test_single_agent_fast_path_equals_full(session_factory):
             recompute(s)
             assert snapshot(s) == quick, f"change {n} ({agent_id} {month}) diverged"
     assert fast > 0, "the one-agent path was never taken"
+
+
+def test_bulk_row_values_match_the_column_mapping(session_factory):
+    """The fast writer's tuples carry exactly result_to_row's values, column by column."""
+    import json
+
+    from starlevel.services.recompute import RESULT_COLUMNS, load_prior, result_to_row, result_values
+
+    data = synth.generate(12, 14, last_month="2026-02", seed=9)
+    _load(session_factory, data)
+    with session_scope(session_factory) as s:
+        rb = rulebooks.current(s)
+        rows = [r for rs in load_prior(s, "2026-03", 14).values() for r in rs]
+    grade = lambda level: rb.pay_grade(level).grade  # noqa: E731
+    assert rows and any(r.pay for r in rows) and any(r.pay is None for r in rows)
+    for r in rows:
+        by_name = result_to_row(r, grade)
+        assert list(by_name) == RESULT_COLUMNS
+        for column, fast in zip(RESULT_COLUMNS, result_values(r, grade, text_decimals=True)):
+            slow = by_name[column]
+            if column in ("dimensions", "explanation"):
+                assert json.loads(fast) == slow
+            elif slow is not None and hasattr(slow, "as_tuple"):
+                assert fast == str(slow)
+            else:
+                assert fast == slow, column

@@ -9,7 +9,6 @@ of the work that scales with the number of inspections).
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -17,7 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select
+import orjson
+from sqlalchemy import String, and_, case, delete, func, insert, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent as AgentRow
@@ -81,55 +81,94 @@ def _centi(value: Decimal) -> int:
     return int(scaled)
 
 
-def evidence_query(rb: Rulebook, first: str, last: str, agent_id: str | None = None):  # type: ignore[no-untyped-def]
-    """Per agent-month: inspections, Σ clamped scores (hundredths), error occurrences."""
-    catalog = list(rb.defects)
+def _defect_cases(rb: Rulebook):  # type: ignore[no-untyped-def]
     deduction = case(
-        {d.code: literal(_centi(rb.deduction(d.code))) for d in catalog},
+        {d.code: literal(_centi(rb.deduction(d.code))) for d in rb.defects},
         value=InspectionDefect.code,
         else_=literal(0),
     )
     is_error = case(
-        {d.code: literal(1) for d in catalog if rb.is_error(d.code)} or {"": literal(0)},
+        {d.code: literal(1) for d in rb.defects if rb.is_error(d.code)} or {"": literal(0)},
         value=InspectionDefect.code,
         else_=literal(0),
     )
-    per_inspection = (
-        select(
-            Inspection.agent_id.label("agent_id"),
-            Inspection.month.label("month"),
-            func.coalesce(func.sum(deduction), 0).label("ded"),
-            func.coalesce(func.sum(is_error), 0).label("errs"),
-        )
-        .select_from(Inspection)
-        .outerjoin(
-            InspectionDefect,
-            and_(InspectionDefect.inspection_id == Inspection.inspection_id, InspectionDefect.voided_at.is_(None)),
-        )
-        .where(Inspection.voided_at.is_(None), Inspection.month >= first, Inspection.month <= last,
-               *([Inspection.agent_id == agent_id] if agent_id else []))
-        .group_by(Inspection.inspection_id, Inspection.agent_id, Inspection.month)
-        .subquery()
+    return deduction, is_error
+
+
+def _live_in_range(first: str, last: str, agent_id: str | None, whole: bool = False) -> list[Any]:
+    """Live inspections of the range. Over everything, no month bounds: SQLite then groups
+    along the (agent_id, month) index instead of sorting what the month index returns."""
+    return [
+        Inspection.voided_at.is_(None),
+        *([] if whole else [Inspection.month >= first, Inspection.month <= last]),
+        *([Inspection.agent_id == agent_id] if agent_id else []),
+    ]
+
+
+def evidence_queries(rb: Rulebook, first: str, last: str, agent_id: str | None = None, *, whole: bool = False):  # type: ignore[no-untyped-def]
+    """Three aggregates whose combination is exactly the per-inspection arithmetic:
+
+    1. live inspections per agent-month;
+    2. Σ deductions (in hundredths) and error occurrences per agent-month;
+    3. the inspections whose deductions could pass the base (the only ones the
+       ``max(0, …)`` clamp can touch), with their Σ deductions.
+
+    ``whole``: the range covers every inspection, so (3) needs no join.
+    """
+    deduction, is_error = _defect_cases(rb)
+    live = _live_in_range(first, last, agent_id, whole)
+    counts = select(Inspection.agent_id, Inspection.month, func.count()).where(*live).group_by(
+        Inspection.agent_id, Inspection.month
     )
+    sums = (
+        select(Inspection.agent_id, Inspection.month, func.sum(deduction), func.sum(is_error))
+        .select_from(InspectionDefect)
+        .join(Inspection, Inspection.inspection_id == InspectionDefect.inspection_id)
+        .where(InspectionDefect.voided_at.is_(None), *live)
+        .group_by(Inspection.agent_id, Inspection.month)
+    )
+    biggest = max((_centi(rb.deduction(d.code)) for d in rb.defects), default=0)
     base = _centi(rb.inspection_base)
-    score = case((per_inspection.c.ded >= base, 0), else_=base - per_inspection.c.ded)
-    return select(
-        per_inspection.c.agent_id,
-        per_inspection.c.month,
-        func.count(),
-        func.sum(score),
-        func.sum(per_inspection.c.errs),
-    ).group_by(per_inspection.c.agent_id, per_inspection.c.month)
+    clamp = None
+    if biggest > 0:
+        at_least = -(-base // biggest)  # fewer defects than this cannot reach the base
+        clamp = (
+            select(InspectionDefect.inspection_id, func.sum(deduction))
+            .where(InspectionDefect.voided_at.is_(None))
+            .group_by(InspectionDefect.inspection_id)
+            .having(func.count() >= at_least)
+        )
+        if not whole:
+            clamp = clamp.join(Inspection, Inspection.inspection_id == InspectionDefect.inspection_id).where(*live)
+    return counts, sums, clamp
 
 
 def load_evidence(
-    session: Session, rulebooks: Sequence[Rulebook], start: str, end: str, agent_id: str | None = None
+    session: Session, rulebooks: Sequence[Rulebook], start: str, end: str, agent_id: str | None = None,
+    *, whole: bool = False,
 ) -> dict[tuple[str, str], MonthEvidence]:
     evidence: dict[tuple[str, str], MonthEvidence] = {}
-    for rb, first, last in _version_ranges(rulebooks, start, end):
-        counts: dict[tuple[str, str], tuple[int, int, int]] = {}
-        for aid, month, n, score_centi, errs in session.execute(evidence_query(rb, first, last, agent_id)):
-            counts[(aid, month)] = (int(n), int(score_centi), int(errs))
+    spans = _version_ranges(rulebooks, start, end)
+    whole = whole and len(spans) == 1
+    for rb, first, last in spans:
+        counts_q, sums_q, clamp_q = evidence_queries(rb, first, last, agent_id, whole=whole)
+        base = _centi(rb.inspection_base)
+        totals: dict[tuple[str, str], list[int]] = {}
+        for aid, month, n in session.execute(counts_q):
+            totals[(aid, month)] = [int(n), int(n) * base, 0]
+        for aid, month, ded, errs in session.execute(sums_q):
+            t = totals[(aid, month)]
+            t[1] -= int(ded or 0)
+            t[2] = int(errs or 0)
+        if clamp_q is not None:
+            over = {iid: int(ded) - base for iid, ded in session.execute(clamp_q) if int(ded) > base}
+            if over:
+                for iid, aid, month in session.execute(
+                    select(Inspection.inspection_id, Inspection.agent_id, Inspection.month).where(
+                        Inspection.inspection_id.in_(list(over)), *_live_in_range(first, last, agent_id)
+                    )
+                ):
+                    totals[(aid, month)][1] += over[iid]  # the score stops at 0, not below
         red: dict[tuple[str, str], list[str]] = defaultdict(list)
         red_codes = [d.code for d in rb.defects if rb.is_red_line(d.code)]
         if red_codes:
@@ -137,16 +176,14 @@ def load_evidence(
                 select(Inspection.agent_id, Inspection.month, InspectionDefect.code)
                 .join(InspectionDefect, InspectionDefect.inspection_id == Inspection.inspection_id)
                 .where(
-                    Inspection.voided_at.is_(None), InspectionDefect.voided_at.is_(None),
-                    Inspection.month >= first, Inspection.month <= last,
-                    InspectionDefect.code.in_(red_codes),
-                    *([Inspection.agent_id == agent_id] if agent_id else []),
+                    InspectionDefect.voided_at.is_(None), InspectionDefect.code.in_(red_codes),
+                    *_live_in_range(first, last, agent_id, whole),
                 )
                 .order_by(Inspection.agent_id, Inspection.contact_on, Inspection.inspection_id, InspectionDefect.position)
             )
             for aid, month, code in session.execute(q):
                 red[(aid, month)].append(code)
-        for key, (n, score_centi, errs) in counts.items():
+        for key, (n, score_centi, errs) in totals.items():
             evidence[key] = MonthEvidence(
                 n_inspections=n,
                 score_sum=Decimal(score_centi) / HUNDRED,
@@ -157,13 +194,18 @@ def load_evidence(
 
 
 def load_metrics(session: Session, start: str, agent_id: str | None = None) -> dict[tuple[str, str], Metrics]:
+    # Decimals come as the driver gives them (text on SQLite, Decimal on PostgreSQL),
+    # skipping the per-value type processing that dominates at this volume.
     rows = session.execute(
         select(
-            MonthlyMetrics.agent_id, MonthlyMetrics.month, MonthlyMetrics.satisfaction,
-            MonthlyMetrics.efficiency, MonthlyMetrics.attitude, MonthlyMetrics.complaints,
+            MonthlyMetrics.agent_id, MonthlyMetrics.month, type_coerce(MonthlyMetrics.satisfaction, String),
+            type_coerce(MonthlyMetrics.efficiency, String), MonthlyMetrics.attitude, MonthlyMetrics.complaints,
         ).where(MonthlyMetrics.month >= start, *([MonthlyMetrics.agent_id == agent_id] if agent_id else []))
     )
-    return {(r[0], r[1]): Metrics(*r) for r in rows}
+    return {
+        (aid, month): Metrics(aid, month, Decimal(sat), Decimal(eff), int(att), int(complaints))
+        for aid, month, sat, eff, att, complaints in rows
+    }
 
 
 def load_decisions(session: Session, start: str, agent_id: str | None = None) -> dict[tuple[str, str], HrDecision]:
@@ -293,8 +335,26 @@ def load_prior(
 
 
 RESULT_COLUMNS = [c.name for c in MonthResultRow.__table__.columns]
-_JSON_COLUMNS = {"dimensions", "explanation"}
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def result_values(r: MonthResult, pay_grade_of: Callable[[int], str], text_decimals: bool) -> tuple[Any, ...]:
+    """One result as a row tuple in RESULT_COLUMNS order, values as the columns store them
+    (decimals as text on SQLite, JSON encoded). Same content as :func:`result_to_row`."""
+    pay = r.pay
+    dec: Callable[[Any], Any] = (lambda v: None if v is None else str(v)) if text_decimals else (lambda v: v)
+    return (
+        r.agent_id, r.month, r.rulebook_version, r.track, r.team, r.tenure, r.on_probation, r.complete,
+        r.n_inspections, dec(r.quality), _dumps({k: str(v) for k, v in r.dimensions.items()}), dec(r.composite),
+        r.band, r.all_dimensions_pass, r.error_defects, r.complaints, ";".join(r.red_line_codes), r.level,
+        r.level_since, r.below_floor, r.event, r.next_level, r.rule, _dumps(r.explanation),
+        pay.pay_grade if pay else pay_grade_of(r.level),
+        dec(pay.fixed) if pay else None, dec(pay.coefficient) if pay else None,
+        dec(pay.performance) if pay else None, dec(pay.allowance) if pay else None, dec(pay.total) if pay else None,
+    )
 
 
 def _write(session: Session, results: Iterable[MonthResult], rulebooks: Sequence[Rulebook]) -> int:
@@ -303,27 +363,16 @@ def _write(session: Session, results: Iterable[MonthResult], rulebooks: Sequence
     The ORM's per-value type processing costs more than the ladder itself at this
     volume, so values are prepared here exactly as the column types would store them.
     """
-    by_version = {rb.version: rb for rb in rulebooks}
-    graders: dict[int, Callable[[int], str]] = {}
+    graders: dict[int, Callable[[int], str]] = {
+        rb.version: (lambda level, rb=rb: rb.pay_grade(level).grade) for rb in rulebooks
+    }
     conn = session.connection()
     dialect = conn.dialect.name
+    text_decimals = dialect == "sqlite"
 
     def prepared() -> Iterator[tuple[Any, ...]]:
         for r in results:
-            grader = graders.get(r.rulebook_version)
-            if grader is None:
-                rb = by_version[r.rulebook_version]
-                grader = graders[r.rulebook_version] = lambda level, rb=rb: rb.pay_grade(level).grade
-            row = result_to_row(r, grader)
-            out = []
-            for name in RESULT_COLUMNS:
-                v = row[name]
-                if name in _JSON_COLUMNS:
-                    v = _dumps(v)
-                elif isinstance(v, Decimal) and dialect == "sqlite":
-                    v = str(v)
-                out.append(v)
-            yield tuple(out)
+            yield result_values(r, graders[r.rulebook_version], text_decimals)
 
     written = 0
     if dialect == "postgresql":
@@ -382,7 +431,7 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
     phases["load_static"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    evidence = load_evidence(session, rulebooks, start, end)
+    evidence = load_evidence(session, rulebooks, start, end, whole=start == first)
     phases["aggregate_inspections"] = time.perf_counter() - t
     t = time.perf_counter()
     metrics = load_metrics(session, start)
@@ -395,6 +444,7 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
         last_data_month=last, start=None if start == first else start, prior=prior,
     )
     phases["ladder"] = time.perf_counter() - t
+    del evidence, metrics, decisions, prior  # the inputs are no longer needed: free them before writing
 
     t = time.perf_counter()
     if start == first:
