@@ -30,6 +30,8 @@ from starlevel.services import rulebooks as rulebook_store
 
 HUNDRED = Decimal(100)
 INSERT_CHUNK = 5000
+# Months evaluated and written per step of a recompute (bounds the results held in memory).
+CHUNK_MONTHS = 12
 
 
 @dataclass(frozen=True)
@@ -302,35 +304,34 @@ def row_to_result(row: MonthResultRow) -> MonthResult:
     )
 
 
-class _PriorRow:
-    """A stored result without its explanation and dimension detail (not needed to resume)."""
-
-    __slots__ = ("_row",)
-    dimensions = None
-    explanation = None
-
-    def __init__(self, row: Any) -> None:
-        self._row = row
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, name)
-
-
 def load_prior(
     session: Session, start: str, months_back: int, agent_id: str | None = None
 ) -> dict[str, list[MonthResult]]:
-    """The stored results the engine needs to resume at ``start`` (state and windows)."""
+    """The stored results the engine needs to resume at ``start``: levels, counters and the
+    window figures of the months before (no explanations, dimensions or pay)."""
     first = M.add_months(start, -months_back)
-    cols = [c for c in MonthResultRow.__table__.columns if c.name not in ("explanation", "dimensions")]
+    R = MonthResultRow
     rows = session.execute(
-        select(*cols)
-        .where(MonthResultRow.month >= first, MonthResultRow.month < start,
-               *([MonthResultRow.agent_id == agent_id] if agent_id else []))
-        .order_by(MonthResultRow.agent_id, MonthResultRow.month)
+        select(
+            R.agent_id, R.month, R.rulebook_version, R.track, R.team, R.tenure, R.on_probation, R.complete,
+            R.n_inspections, type_coerce(R.quality, String), type_coerce(R.composite, String), R.band,
+            R.all_dimensions_pass, R.error_defects, R.complaints, R.red_line_codes, R.level, R.level_since,
+            R.below_floor, R.event, R.next_level, R.rule,
+        )
+        .where(R.month >= first, R.month < start, *([R.agent_id == agent_id] if agent_id else []))
+        .order_by(R.agent_id, R.month)
     )
     prior: dict[str, list[MonthResult]] = defaultdict(list)
-    for row in rows:
-        prior[row.agent_id].append(row_to_result(_PriorRow(row)))  # type: ignore[arg-type]
+    for (aid, month, version, track, team, tenure, probation, complete, n, quality, composite, band, ap, errs,
+         complaints, red, level, since, below, event, next_level, rule) in rows:
+        prior[aid].append(MonthResult(
+            agent_id=aid, month=month, rulebook_version=version, track=track, team=team, tenure=tenure,
+            on_probation=bool(probation), complete=bool(complete), n_inspections=n,
+            quality=None if quality is None else Decimal(quality), dimensions={},
+            composite=None if composite is None else Decimal(composite), band=band, all_dimensions_pass=bool(ap),
+            error_defects=errs, complaints=complaints, red_line_codes=tuple(c for c in (red or "").split(";") if c),
+            level=level, level_since=since, below_floor=below, event=event, next_level=next_level, rule=rule,
+        ))
     return dict(prior)
 
 
@@ -438,21 +439,40 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
     decisions = load_decisions(session, start)
     phases["load_metrics"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    results = evaluate(
-        agents, evidence, metrics, decisions, rulebooks,
-        last_data_month=last, start=None if start == first else start, prior=prior,
-    )
-    phases["ladder"] = time.perf_counter() - t
-    del evidence, metrics, decisions, prior  # the inputs are no longer needed: free them before writing
-
-    t = time.perf_counter()
     if start == first:
         session.execute(delete(MonthResultRow))
     else:
         session.execute(delete(MonthResultRow).where(MonthResultRow.month >= start))
-    written = _write(session, results, rulebooks)
-    phases["write_results"] = time.perf_counter() - t
+    # Evaluate and write a few months at a time, so memory holds one chunk of results.
+    # Exact, because the ladder is causal: each chunk resumes from the results before it.
+    keep = prior_months_needed(rulebooks) + 1
+    hire_months = [M.month_of(a.hired_on) for a in agents]
+    phases["ladder"] = phases["write_results"] = 0.0
+    written = 0
+    chunk_start = start
+    while chunk_start <= end:
+        chunk_end = min(end, M.add_months(chunk_start, CHUNK_MONTHS - 1))
+        t = time.perf_counter()
+        # Agents hired after the chunk are not active in it; leaving them out also keeps
+        # the evaluated range from stretching to their hire months.
+        results = evaluate(
+            [a for a, hired in zip(agents, hire_months) if hired <= chunk_end], evidence, metrics, decisions,
+            rulebooks, last_data_month=last if chunk_end == end else chunk_end,
+            start=None if chunk_start == first else chunk_start, prior=prior,
+        )
+        results = [r for r in results if r.month <= chunk_end]
+        phases["ladder"] += time.perf_counter() - t
+        t = time.perf_counter()
+        written += _write(session, results, rulebooks)
+        phases["write_results"] += time.perf_counter() - t
+        if chunk_end < end:
+            rolling: dict[str, list[MonthResult]] = {aid: list(rs) for aid, rs in prior.items()}
+            for r in results:
+                rolling.setdefault(r.agent_id, []).append(r)
+            prior = {aid: rs[-keep:] for aid, rs in rolling.items()}
+        del results
+        chunk_start = M.add_months(chunk_end, 1)
+    del evidence, metrics, decisions, prior
     months = len([m for m in evaluated if m >= start])
     return RecomputeStats(start, end, months, written, time.perf_counter() - t0, phases)
 
