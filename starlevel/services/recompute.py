@@ -195,14 +195,19 @@ def load_evidence(
     return evidence
 
 
-def load_metrics(session: Session, start: str, agent_id: str | None = None) -> dict[tuple[str, str], Metrics]:
+def load_metrics(
+    session: Session, start: str, agent_id: str | None = None, *, end: str | None = None
+) -> dict[tuple[str, str], Metrics]:
     # Decimals come as the driver gives them (text on SQLite, Decimal on PostgreSQL),
     # skipping the per-value type processing that dominates at this volume.
     rows = session.execute(
         select(
             MonthlyMetrics.agent_id, MonthlyMetrics.month, type_coerce(MonthlyMetrics.satisfaction, String),
             type_coerce(MonthlyMetrics.efficiency, String), MonthlyMetrics.attitude, MonthlyMetrics.complaints,
-        ).where(MonthlyMetrics.month >= start, *([MonthlyMetrics.agent_id == agent_id] if agent_id else []))
+        ).where(
+            MonthlyMetrics.month >= start, *([MonthlyMetrics.month <= end] if end else []),
+            *([MonthlyMetrics.agent_id == agent_id] if agent_id else []),
+        )
     )
     return {
         (aid, month): Metrics(aid, month, Decimal(sat), Decimal(eff), int(att), int(complaints))
@@ -431,13 +436,7 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
         prior = load_prior(session, start, prior_months_needed(rulebooks) + 1)
     phases["load_static"] = time.perf_counter() - t0
 
-    t = time.perf_counter()
-    evidence = load_evidence(session, rulebooks, start, end, whole=start == first)
-    phases["aggregate_inspections"] = time.perf_counter() - t
-    t = time.perf_counter()
-    metrics = load_metrics(session, start)
     decisions = load_decisions(session, start)
-    phases["load_metrics"] = time.perf_counter() - t
 
     if start == first:
         session.execute(delete(MonthResultRow))
@@ -447,11 +446,20 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
     # Exact, because the ladder is causal: each chunk resumes from the results before it.
     keep = prior_months_needed(rulebooks) + 1
     hire_months = [M.month_of(a.hired_on) for a in agents]
-    phases["ladder"] = phases["write_results"] = 0.0
+    phases["aggregate_inspections"] = phases["load_metrics"] = phases["ladder"] = phases["write_results"] = 0.0
     written = 0
     chunk_start = start
     while chunk_start <= end:
         chunk_end = min(end, M.add_months(chunk_start, CHUNK_MONTHS - 1))
+        # Inputs too are loaded a chunk at a time (one query set when the chunk is everything).
+        t = time.perf_counter()
+        evidence = load_evidence(
+            session, rulebooks, chunk_start, chunk_end, whole=chunk_start == first and chunk_end == end
+        )
+        phases["aggregate_inspections"] += time.perf_counter() - t
+        t = time.perf_counter()
+        metrics = load_metrics(session, chunk_start, end=chunk_end)
+        phases["load_metrics"] += time.perf_counter() - t
         t = time.perf_counter()
         # Agents hired after the chunk are not active in it; leaving them out also keeps
         # the evaluated range from stretching to their hire months.
@@ -470,9 +478,8 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
             for r in results:
                 rolling.setdefault(r.agent_id, []).append(r)
             prior = {aid: rs[-keep:] for aid, rs in rolling.items()}
-        del results
+        del results, evidence, metrics
         chunk_start = M.add_months(chunk_end, 1)
-    del evidence, metrics, decisions, prior
     months = len([m for m in evaluated if m >= start])
     return RecomputeStats(start, end, months, written, time.perf_counter() - t0, phases)
 
