@@ -437,6 +437,9 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
     phases["load_static"] = time.perf_counter() - t0
 
     decisions = load_decisions(session, start)
+    t = time.perf_counter()
+    evidence = load_evidence(session, rulebooks, start, end, whole=start == first)
+    phases["aggregate_inspections"] = time.perf_counter() - t
 
     if start == first:
         session.execute(delete(MonthResultRow))
@@ -446,17 +449,13 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
     # Exact, because the ladder is causal: each chunk resumes from the results before it.
     keep = prior_months_needed(rulebooks) + 1
     hire_months = [M.month_of(a.hired_on) for a in agents]
-    phases["aggregate_inspections"] = phases["load_metrics"] = phases["ladder"] = phases["write_results"] = 0.0
+    phases["load_metrics"] = phases["ladder"] = phases["write_results"] = 0.0
     written = 0
     chunk_start = start
     while chunk_start <= end:
         chunk_end = min(end, M.add_months(chunk_start, CHUNK_MONTHS - 1))
-        # Inputs too are loaded a chunk at a time (one query set when the chunk is everything).
-        t = time.perf_counter()
-        evidence = load_evidence(
-            session, rulebooks, chunk_start, chunk_end, whole=chunk_start == first and chunk_end == end
-        )
-        phases["aggregate_inspections"] += time.perf_counter() - t
+        # Metrics are loaded a chunk at a time; the inspection aggregate is compact and
+        # cheapest in one pass, so it is computed once above.
         t = time.perf_counter()
         metrics = load_metrics(session, chunk_start, end=chunk_end)
         phases["load_metrics"] += time.perf_counter() - t
@@ -478,8 +477,9 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
             for r in results:
                 rolling.setdefault(r.agent_id, []).append(r)
             prior = {aid: rs[-keep:] for aid, rs in rolling.items()}
-        del results, evidence, metrics
+        del results, metrics
         chunk_start = M.add_months(chunk_end, 1)
+    del evidence
     months = len([m for m in evaluated if m >= start])
     return RecomputeStats(start, end, months, written, time.perf_counter() - t0, phases)
 
