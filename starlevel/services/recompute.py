@@ -406,6 +406,10 @@ def _write(session: Session, results: Iterable[MonthResult], rulebooks: Sequence
     return written
 
 
+def _pk_order(r: MonthResult) -> tuple[str, str]:
+    return (r.agent_id, r.month)
+
+
 # ---------------------------------------------------------------- the service
 
 def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
@@ -469,6 +473,8 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
         )
         results = [r for r in results if r.month <= chunk_end]
         phases["ladder"] += time.perf_counter() - t
+        # Primary-key order makes the B-tree inserts sequential (far fewer page writes).
+        results.sort(key=_pk_order)
         t = time.perf_counter()
         written += _write(session, results, rulebooks)
         phases["write_results"] += time.perf_counter() - t
