@@ -199,10 +199,15 @@ class AgentPage:
 # --------------------------------------------------------------------------- loading
 
 
-def _results(session: Session, agent_id: str) -> list[MonthResultRow]:
-    return list(
-        session.scalars(select(MonthResultRow).where(MonthResultRow.agent_id == agent_id).order_by(MonthResultRow.month))
-    )
+HISTORY_MONTHS = 24
+
+
+def _results(session: Session, agent_id: str, first: str, last: str) -> list[MonthResultRow]:
+    return list(session.scalars(
+        select(MonthResultRow)
+        .where(MonthResultRow.agent_id == agent_id, MonthResultRow.month >= first, MonthResultRow.month <= last)
+        .order_by(MonthResultRow.month)
+    ))
 
 
 @lru_cache(maxsize=64)
@@ -502,8 +507,9 @@ def agent_page(
     agent = session.get(Agent, agent_id)
     if agent is None:
         return None
-    rows = _results(session, agent_id)
-    all_months = [r.month for r in rows]
+    all_months = list(session.scalars(
+        select(MonthResultRow.month).where(MonthResultRow.agent_id == agent_id).order_by(MonthResultRow.month)
+    ))
     chosen, not_found = _pick(all_months, month if _is_month(month) else None)
     if month and not _is_month(month):
         not_found = month
@@ -514,7 +520,9 @@ def agent_page(
             defects=DefectsPanel(None, [], [], 0, None),
         )
     rulebooks = _rulebooks(session)
-    shown = [r for r in rows if r.month <= chosen]
+    # The page shows a rolling window of history ending at the chosen month; earlier
+    # periods are one pick of the month away.
+    shown = _results(session, agent_id, M.add_months(chosen, -(HISTORY_MONTHS - 1)), chosen)
     results = [row_to_result(r) for r in shown]
     history = [
         _history_row(r, res, _rb_of(rulebooks, r.rulebook_version, r.month), lang) for r, res in zip(shown, results)
@@ -524,7 +532,7 @@ def agent_page(
     next_rb = rulebook_for(rulebooks, M.add_months(last.month, 1))
     level_now = last.next_level
     dm, _ = _pick(all_months, defects_month if _is_month(defects_month) else chosen)
-    drow = next((r for r in rows if r.month == dm), last)
+    drow = next((r for r in shown if r.month == dm), None) or session.get(MonthResultRow, (agent_id, dm)) or last
     return AgentPage(
         agent=agent,
         month=chosen,

@@ -107,8 +107,12 @@ def test_incomplete_month_has_no_pay_and_says_what_is_missing(s):
 def test_level_now_is_next_level_of_the_latest_month(s):
     page = mystar.agent_page(s, "A003", lang="en")
     assert page.level_now == 2 and page.pay_grade_now == "A06" and page.max_level == 5
-    # A003 was hired at 2★ (initial_level) in 2023-06.
-    assert page.history[0].month == "2023-06" and page.history[0].level == 2
+    # The history is a rolling window of HISTORY_MONTHS ending at the month shown.
+    assert len(page.history) == mystar.HISTORY_MONTHS
+    assert page.history[-1].month == page.month
+    # A003 was hired at 2★ (initial_level) in 2023-06: picking that month shows it.
+    first = mystar.agent_page(s, "A003", month="2023-06", lang="en")
+    assert first.history[0].month == "2023-06" and first.history[0].level == 2
 
 
 def test_progress_on_probation_counts_down_tenure(s):
