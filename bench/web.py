@@ -129,7 +129,7 @@ def main() -> None:
     p.add_argument("--database-url", dest="url", default=None)
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--requests", type=int, default=400)
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.add_argument("--workers", type=int, default=2, help="server processes (default: one per core here)")
     args = p.parse_args()
     from starlevel.settings import normalise_database_url
 

@@ -357,21 +357,28 @@ def users_disable(c: Context, name: str, reason: str) -> None:
 
 # ------------------------------------------------------------------ serve / demo
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    import os
+
     import uvicorn
 
     from starlevel.db.migrate import upgrade
 
     upgrade(settings.database_url)
-    uvicorn.run("starlevel.app:create_app", factory=True, host=host, port=port, log_level="info")
+    if workers > 1 and not os.environ.get("STARLEVEL_SECRET_KEY"):
+        # Every worker process must sign CSRF tokens with the same key.
+        os.environ["STARLEVEL_SECRET_KEY"] = settings.secret_key
+    uvicorn.run("starlevel.app:create_app", factory=True, host=host, port=port, log_level="info", workers=workers)
 
 
 @cli.command(help="Serve the web app on whatever DATABASE_URL holds.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes (one per CPU core is a good start).")
 @pass_ctx
-def serve(c: Context, host: str, port: int) -> None:
-    _serve(c.settings, host, port)
+def serve(c: Context, host: str, port: int, workers: int) -> None:
+    _serve(c.settings, host, port, workers)
 
 
 @cli.command(help="Fill the database with a realistic demo company, print logins, then serve.")
