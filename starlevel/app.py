@@ -24,6 +24,7 @@ from starlevel.plugins import StarLevelCLIPlugin
 from starlevel.settings import Settings
 from starlevel.web import routes
 from starlevel.web.auth import retrieve_user
+from starlevel.web.background import RecomputeWorker
 from starlevel.web.render import is_htmx, render
 from starlevel.web.store import DatabaseStore, prepare_sessions_database, sessions_engine_url
 
@@ -84,6 +85,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exclude=PUBLIC,
     )
 
+    worker = RecomputeWorker(factory)
+
     def on_shutdown(app: Litestar) -> None:
         engine.dispose()
         sessions_engine.dispose()
@@ -96,7 +99,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"session_factory": factory, "settings": settings, "engine": engine}),
         stores={"sessions": store},
         on_app_init=[auth.on_app_init],
-        on_shutdown=[on_shutdown],
+        on_startup=[worker.start],
+        on_shutdown=[worker.stop, on_shutdown],
         plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), StarLevelCLIPlugin()],
         template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine),
         csrf_config=CSRFConfig(

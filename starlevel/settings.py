@@ -35,6 +35,8 @@ class Settings:
     debug: bool = False
     # Cookies marked Secure only when served over HTTPS in production.
     secure_cookies: bool = False
+    # Run company-wide recomputes owed by a save after the response (background worker).
+    defer_recompute: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -44,6 +46,7 @@ class Settings:
             secret_key=os.environ.get("STARLEVEL_SECRET_KEY") or secrets.token_hex(32),
             debug=os.environ.get("STARLEVEL_DEBUG", "") in {"1", "true", "yes"},
             secure_cookies=os.environ.get("STARLEVEL_SECURE_COOKIES", "") in {"1", "true", "yes"},
+            defer_recompute=os.environ.get("STARLEVEL_DEFER_RECOMPUTE", "1") not in {"0", "false", "no"},
         )
 
     @property

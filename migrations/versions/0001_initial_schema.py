@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 14:49:11.643588
+Create Date: 2026-11-25 16:27:07.726830
 """
 
 from __future__ import annotations
@@ -64,6 +64,17 @@ def upgrade() -> None:
     sa.Column('last_failed_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_login_throttle'))
     )
+    op.create_table('recompute_requests',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('from_month', sa.String(length=7), nullable=False),
+    sa.Column('reason', sa.String(length=200), nullable=False),
+    sa.Column('requested_at', sa.DateTime(), nullable=False),
+    sa.Column('done_at', sa.DateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recompute_requests'))
+    )
+    with op.batch_alter_table('recompute_requests', schema=None) as batch_op:
+        batch_op.create_index('ix_recompute_requests_done', ['done_at'], unique=False)
+
     op.create_table('rulebook_versions',
     sa.Column('version', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('effective_from', sa.String(length=7), nullable=False),
@@ -234,6 +245,10 @@ def downgrade() -> None:
     op.drop_table('hr_decisions')
     op.drop_table('web_sessions')
     op.drop_table('rulebook_versions')
+    with op.batch_alter_table('recompute_requests', schema=None) as batch_op:
+        batch_op.drop_index('ix_recompute_requests_done')
+
+    op.drop_table('recompute_requests')
     op.drop_table('login_throttle')
     op.drop_table('defect_types')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:

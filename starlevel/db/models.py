@@ -246,6 +246,21 @@ class HrDecisionRow(Base):
     __table_args__ = (Index("ix_hr_decisions_agent_month", "agent_id", "month"),)
 
 
+class RecomputeRequest(Base):
+    """A company-wide re-evaluation owed from ``from_month`` on, run after the response by
+    the web app's background worker (see services.recompute.run_pending)."""
+
+    __tablename__ = "recompute_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    from_month: Mapped[str] = mapped_column(String(7))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (Index("ix_recompute_requests_done", "done_at"),)
+
+
 class User(Base):
     __tablename__ = "users"
 

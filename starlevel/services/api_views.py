@@ -433,10 +433,12 @@ def draft_of(data: InspectionIn) -> inspections.Draft:
     )
 
 
-def create_inspection(session: Session, data: InspectionIn, *, actor: str, texts: Texts) -> InspectionOut:
+def create_inspection(
+    session: Session, data: InspectionIn, *, actor: str, texts: Texts, defer: bool = False
+) -> InspectionOut:
     """Validate and store (then recompute); raises ApiProblem naming each bad field."""
     try:
-        insp = inspections.create(session, draft_of(data), actor=actor)
+        insp = inspections.create(session, draft_of(data), actor=actor, defer=defer)
     except inspections.InvalidInspection as exc:
         raise ApiProblem([_api_problem(p, texts) for p in exc.problems]) from exc
     return _inspection_out(inspections.row_of(session, insp))
@@ -450,13 +452,13 @@ def _api_problem(p: inspections.Problem, texts: Texts) -> Problem:
 
 def _void(
     session: Session, entity: str, field_name: str, model: type[Any], key: Any,
-    void: Callable[..., Inspection], *, reason: str, actor: str, texts: Texts,
+    void: Callable[..., Inspection], *, reason: str, actor: str, texts: Texts, defer: bool = False,
 ) -> VoidOut:
     """Void through the inspections service (the web form's), which recomputes from the month."""
     if session.get(model, key) is None:
         raise Missing(field_name, key)
     try:
-        insp = void(session, key, reason=reason, actor=actor)
+        insp = void(session, key, reason=reason, actor=actor, defer=defer)
     except inspections.InvalidVoid as exc:
         raise ApiProblem([_api_problem(exc.problem, texts)]) from exc
     except corrections.CorrectionError as exc:
@@ -465,14 +467,18 @@ def _void(
                    _inspection_out(inspections.row_of(session, insp)))
 
 
-def void_inspection(session: Session, inspection_id: str, *, reason: str, actor: str, texts: Texts) -> VoidOut:
+def void_inspection(
+    session: Session, inspection_id: str, *, reason: str, actor: str, texts: Texts, defer: bool = False
+) -> VoidOut:
     return _void(session, "inspection", "inspection_id", Inspection, inspection_id, inspections.void_inspection,
-                 reason=reason, actor=actor, texts=texts)
+                 reason=reason, actor=actor, texts=texts, defer=defer)
 
 
-def void_defect(session: Session, defect_id: int, *, reason: str, actor: str, texts: Texts) -> VoidOut:
+def void_defect(
+    session: Session, defect_id: int, *, reason: str, actor: str, texts: Texts, defer: bool = False
+) -> VoidOut:
     return _void(session, "defect", "defect_id", InspectionDefect, defect_id, inspections.void_defect,
-                 reason=reason, actor=actor, texts=texts)
+                 reason=reason, actor=actor, texts=texts, defer=defer)
 
 
 # Which request field each of the HR service's refusals belongs to.

@@ -295,9 +295,10 @@ def _ensure_defect_types(session: Session, rb: Rulebook, codes: set[str]) -> Non
         session.add(DefectType(code=d.code, tier=d.tier, name_zh=d.zh, name_en=d.en, active=True))
 
 
-def create(session: Session, draft: Draft, *, actor: str, today: date | None = None) -> Inspection:
+def create(session: Session, draft: Draft, *, actor: str, today: date | None = None, defer: bool = False) -> Inspection:
     """Validate and store one inspection (``inspector`` = ``actor``), then re-evaluate the
-    agent from its month (company-wide when a quota could be touched). Raises :class:`InvalidInspection` listing every problem; nothing is written then."""
+    agent from its month (company-wide when a quota could be touched; with ``defer`` that
+    part is left to the background worker). Raises :class:`InvalidInspection` listing every problem; nothing is written then."""
     today = today or date.today()
     problems, agent, rb = validate(session, draft, today=today)
     if problems:
@@ -329,7 +330,7 @@ def create(session: Session, draft: Draft, *, actor: str, today: date | None = N
         raise RuntimeError("could not allocate an inspection id")
     audit.record(session, actor, "create", "inspection", iid,
                  detail={"agent_id": agent.agent_id, "month": month, "codes": codes})
-    recompute_agent(session, agent.agent_id, month)
+    recompute_agent(session, agent.agent_id, month, defer=defer)
     return insp
 
 
@@ -349,25 +350,27 @@ def _check_void(reason: str, voided_at: Any) -> None:
         raise InvalidVoid(Problem("reason", "void.already"))
 
 
-def void_inspection(session: Session, inspection_id: str, *, reason: str, actor: str) -> Inspection:
+def void_inspection(
+    session: Session, inspection_id: str, *, reason: str, actor: str, defer: bool = False
+) -> Inspection:
     """Void with a reason (audited) and recompute from its month. Raises InvalidVoid
     (no reason, void already) or CorrectionError (no such inspection)."""
     insp = session.get(Inspection, inspection_id)
     _check_void(reason, insp.voided_at if insp else None)
     month = corrections.void_inspection(session, inspection_id, reason=reason, actor=actor)
     assert insp is not None
-    recompute_agent(session, insp.agent_id, month)
+    recompute_agent(session, insp.agent_id, month, defer=defer)
     return insp
 
 
-def void_defect(session: Session, defect_id: int, *, reason: str, actor: str) -> Inspection:
+def void_defect(session: Session, defect_id: int, *, reason: str, actor: str, defer: bool = False) -> Inspection:
     """Void one defect occurrence; returns its inspection. The same errors as above
     (a defect of a void inspection counts as void already)."""
     defect = session.get(InspectionDefect, defect_id)
     _check_void(reason, (defect.voided_at or defect.inspection.voided_at) if defect else None)
     month = corrections.void_defect(session, defect_id, reason=reason, actor=actor)
     assert defect is not None
-    recompute_agent(session, defect.inspection.agent_id, month)
+    recompute_agent(session, defect.inspection.agent_id, month, defer=defer)
     return defect.inspection
 
 

@@ -21,7 +21,15 @@ from sqlalchemy import String, and_, case, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent as AgentRow
-from starlevel.db.models import HrDecisionRow, Inspection, InspectionDefect, MonthlyMetrics, MonthResultRow
+from starlevel.db.models import (
+    HrDecisionRow,
+    Inspection,
+    InspectionDefect,
+    MonthlyMetrics,
+    MonthResultRow,
+    RecomputeRequest,
+    utcnow,
+)
 from starlevel.domain import months as M
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
@@ -495,7 +503,7 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
 QUOTA_EVENTS = frozenset({"promote", "waitlist", "hold"})
 
 
-def recompute_agent(session: Session, agent_id: str, start: str) -> RecomputeStats:
+def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool = False) -> RecomputeStats:
     """Re-evaluate after a change to one agent's inputs from ``start`` on.
 
     Other agents depend on this one only through quotas (holder counts and the ranking
@@ -504,22 +512,34 @@ def recompute_agent(session: Session, agent_id: str, start: str) -> RecomputeSta
     hold) and every level step is unchanged, nobody else can be affected and only this
     agent's rows are rewritten. Otherwise the company-wide incremental recompute runs.
     Either way the stored results equal those of a full recompute.
+
+    ``defer``: instead of running the company-wide recompute inside this transaction,
+    record that it is owed (a RecomputeRequest committed with the change) for the web
+    app's background worker; see :func:`run_pending`.
     """
     import dataclasses
 
     t0 = time.perf_counter()
+
+    def fallback(month: str) -> RecomputeStats:
+        if defer:
+            session.add(RecomputeRequest(from_month=month, reason=f"change to {agent_id}"))
+            session.flush()
+            return RecomputeStats(month, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
+        return recompute(session, start=month)
+
     rulebooks = rulebook_store.load_all(session)
     agent = session.get(AgentRow, agent_id)
     last = last_data_month(session)
     bounds = session.execute(select(func.min(MonthResultRow.month), func.max(MonthResultRow.month))).one()
     if agent is None or not rulebooks or bounds[0] is None or any(rb.approval_required for rb in rulebooks):
-        return recompute(session, start=start)
+        return fallback(start)
     first_hire = session.scalar(select(func.min(AgentRow.hired_on)))
     last_hire = session.scalar(select(func.max(AgentRow.hired_on)))
     company_first = M.month_of(first_hire)
     company_end = max(M.month_of(last_hire), last) if last else M.month_of(last_hire)
     if (company_first, company_end) != (bounds[0], bounds[1]):
-        return recompute(session, start=start)  # the evaluated range itself moved
+        return fallback(start)  # the evaluated range itself moved
     me = Agent(agent.agent_id, agent.name, agent.track, agent.team, agent.hired_on, agent.left_on,
                agent.initial_level, agent.probation_months)
     hire = M.month_of(me.hired_on)
@@ -528,7 +548,7 @@ def recompute_agent(session: Session, agent_id: str, start: str) -> RecomputeSta
     uncapped = [dataclasses.replace(rb, quotas={}) for rb in rulebooks]
     prior = {} if start == hire else load_prior(session, start, prior_months_needed(rulebooks) + 1, agent_id)
     if start != hire and not prior.get(agent_id):
-        return recompute(session, start=start)
+        return fallback(start)
     new = evaluate(
         [me], load_evidence(session, rulebooks, start, end, agent_id), load_metrics(session, start, agent_id),
         load_decisions(session, start, agent_id), uncapped, last_data_month=last,
@@ -543,7 +563,42 @@ def recompute_agent(session: Session, agent_id: str, start: str) -> RecomputeSta
     same_steps = [(o.month, o.level, o.next_level) for o in old] == [(r.month, r.level, r.next_level) for r in new]
     near_quota = any(o.event in QUOTA_EVENTS for o in old) or any(r.event in QUOTA_EVENTS for r in new)
     if not same_steps or near_quota:
-        return recompute(session, start=start)
+        return fallback(start)
     session.execute(delete(MonthResultRow).where(MonthResultRow.agent_id == agent_id, MonthResultRow.month >= start))
     written = _write(session, new, rulebooks)
     return RecomputeStats(start, end, len(new), written, time.perf_counter() - t0, {"agent_only": 1.0})
+
+
+# ---------------------------------------------------------------- deferred requests
+
+def pending_from(session: Session) -> str | None:
+    """The earliest month a deferred recompute is still owed from (None: all caught up)."""
+    return session.scalar(select(func.min(RecomputeRequest.from_month)).where(RecomputeRequest.done_at.is_(None)))
+
+
+def run_pending(factory: Callable[[], Session]) -> RecomputeStats | None:
+    """Run the company-wide recompute owed by deferred changes, in one transaction.
+
+    The requests it serves are named by id and marked done in the same transaction, so
+    a request committed while it runs stays pending for the next call. On SQLite the
+    transaction opens with that write, which takes the database's write lock before the
+    recompute reads anything: it then sees one consistent state.
+    """
+    with factory() as session:
+        try:
+            pending = session.execute(
+                select(RecomputeRequest.id, RecomputeRequest.from_month).where(RecomputeRequest.done_at.is_(None))
+            ).all()
+            if not pending:
+                session.rollback()
+                return None
+            ids = [i for i, _ in pending]
+            session.execute(
+                RecomputeRequest.__table__.update().where(RecomputeRequest.id.in_(ids)).values(done_at=utcnow())
+            )
+            stats = recompute(session, start=min(m for _, m in pending))
+            session.commit()
+            return stats
+        except BaseException:
+            session.rollback()
+            raise

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.services import api_views as views
 from starlevel.services import inspections
+from starlevel.web.background import defer_recompute
 from starlevel.web.auth import ROLES, current_user, requires
 from starlevel.web.render import gettext, lang_of
 
@@ -226,7 +227,8 @@ class InspectionsApi(_Api):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], data: JSONBody[views.InspectionIn],
     ) -> views.InspectionOut:
         actor, texts = current_user(request).username, _Texts(request)
-        return _write(db_session, lambda: views.create_inspection(db_session, data, actor=actor, texts=texts))
+        return _write(db_session, lambda: views.create_inspection(
+            db_session, data, actor=actor, texts=texts, defer=defer_recompute(request)))
 
     @post("/{inspection_id:str}/void", **access("inspector", "hr", write=True),
           summary="Void an inspection with a reason (then results are recomputed)",
@@ -237,7 +239,7 @@ class InspectionsApi(_Api):
     ) -> views.VoidOut:
         actor, texts = current_user(request).username, _Texts(request)
         return _write(db_session, lambda: views.void_inspection(
-            db_session, inspection_id, reason=data.reason, actor=actor, texts=texts))
+            db_session, inspection_id, reason=data.reason, actor=actor, texts=texts, defer=defer_recompute(request)))
 
 
 class DefectsApi(_Api):
@@ -252,7 +254,7 @@ class DefectsApi(_Api):
     ) -> views.VoidOut:
         actor, texts = current_user(request).username, _Texts(request)
         return _write(db_session, lambda: views.void_defect(
-            db_session, defect_id, reason=data.reason, actor=actor, texts=texts))
+            db_session, defect_id, reason=data.reason, actor=actor, texts=texts, defer=defer_recompute(request)))
 
 
 class HrApi(_Api):

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Inspection, InspectionDefect
 from starlevel.services import inspections as svc
 from starlevel.services.importer import ImportRejected
+from starlevel.web.background import defer_recompute
 from starlevel.web.auth import CurrentUser, current_user, requires
 from starlevel.web.i18n import fmt_date
 from starlevel.web.render import gettext, is_htmx, lang_of, render
@@ -196,7 +197,7 @@ class InspectionsController(Controller):
         user = current_user(request)
         draft = svc.Draft.from_form(_multi(data))
         try:
-            insp = svc.create(db_session, draft, actor=user.username)
+            insp = svc.create(db_session, draft, actor=user.username, defer=defer_recompute(request))
             _commit(db_session)
         except svc.InvalidInspection as exc:
             if is_htmx(request):
@@ -240,7 +241,7 @@ class InspectionsController(Controller):
         problem = None
         try:
             insp = svc.void_inspection(db_session, iid, reason=_first(data, "reason"),
-                                       actor=current_user(request).username)
+                                       actor=current_user(request).username, defer=defer_recompute(request))
             _commit(db_session)
         except svc.InvalidVoid as exc:
             problem = exc.problem
@@ -258,7 +259,7 @@ class InspectionsController(Controller):
         problem = None
         try:
             insp = svc.void_defect(db_session, defect.id, reason=_first(data, "reason"),
-                                   actor=current_user(request).username)
+                                   actor=current_user(request).username, defer=defer_recompute(request))
             _commit(db_session)
         except svc.InvalidVoid as exc:
             problem = exc.problem
