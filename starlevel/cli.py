@@ -187,22 +187,32 @@ def void() -> None:
     pass
 
 
+def _void(c: Context, kind: str, ident: str, reason: str, actor: str) -> None:
+    from starlevel.db.models import Inspection, InspectionDefect
+    from starlevel.services import corrections
+    from starlevel.services.recompute import recompute_agent
+
+    try:
+        with c.session() as session:
+            if kind == "inspection":
+                month = corrections.void_inspection(session, ident, reason=reason, actor=actor)
+                agent_id = session.get(Inspection, ident).agent_id  # type: ignore[union-attr]
+            else:
+                month = corrections.void_defect(session, int(ident), reason=reason, actor=actor)
+                agent_id = session.get(InspectionDefect, int(ident)).inspection.agent_id  # type: ignore[union-attr]
+            recompute_agent(session, agent_id, month)
+    except corrections.CorrectionError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"voided {kind} {ident} of {agent_id}; re-evaluated from {month}")
+
+
 @void.command("inspection")
 @click.argument("inspection_id")
 @click.option("--reason", required=True)
 @click.option("--actor", default="cli", show_default=True)
 @pass_ctx
 def void_inspection(c: Context, inspection_id: str, reason: str, actor: str) -> None:
-    from starlevel.services.corrections import CorrectionError, void_inspection as run
-    from starlevel.services.recompute import recompute as rc
-
-    try:
-        with c.session() as session:
-            month = run(session, inspection_id, reason=reason, actor=actor)
-            rc(session, start=month)
-    except CorrectionError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"voided {inspection_id}; recomputed from {month}")
+    _void(c, "inspection", inspection_id, reason, actor)
 
 
 @void.command("defect")
@@ -211,16 +221,7 @@ def void_inspection(c: Context, inspection_id: str, reason: str, actor: str) -> 
 @click.option("--actor", default="cli", show_default=True)
 @pass_ctx
 def void_defect(c: Context, defect_id: int, reason: str, actor: str) -> None:
-    from starlevel.services.corrections import CorrectionError, void_defect as run
-    from starlevel.services.recompute import recompute as rc
-
-    try:
-        with c.session() as session:
-            month = run(session, defect_id, reason=reason, actor=actor)
-            rc(session, start=month)
-    except CorrectionError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"voided defect #{defect_id}; recomputed from {month}")
+    _void(c, "defect", str(defect_id), reason, actor)
 
 
 @cli.command(help="HR decision on a proposed promotion: approve or hold (with a reason).")

@@ -198,3 +198,35 @@ def test_recompute_from_equals_full(run, tmp_path):
     assert full.read_bytes() == part.read_bytes()
     bad = run("recompute", "--from", "2024-13", ok=False)
     assert bad.exit_code != 0
+
+
+def test_void_commands_record_the_reason_and_re_evaluate(run, tmp_path, db_url):
+    from sqlalchemy import select
+
+    from starlevel.db.engine import make_engine, make_session_factory
+    from starlevel.db.models import AuditEntry, InspectionDefect
+
+    a, i, m = climb_and_fall_files(tmp_path, red_line_in_jan=True)
+    for kind, path in (("agents", a), ("inspections", i), ("metrics", m)):
+        run("import", kind, path)
+    assert ladder(run, tmp_path)[("S1", "2025-01")]["event"] == "demote"
+    missing_reason = run("void", "inspection", "2025-01-0", ok=False)
+    assert missing_reason.exit_code != 0
+    out = run("void", "inspection", "2025-01-0", "--reason", "wrong agent on the call").output
+    assert "re-evaluated from 2025-01" in out
+    rows = ladder(run, tmp_path)
+    # January keeps two live inspections: incomplete (below the minimum of 3), so the red
+    # line is gone and the below-floor counter restarts; February alone does not demote.
+    assert rows[("S1", "2025-01")]["event"] == "none" and rows[("S1", "2025-01")]["composite"] == ""
+    assert rows[("S1", "2025-02")]["event"] == "none" and rows[("S1", "2025-03")]["level"] == "3"
+    again = run("void", "inspection", "2025-01-0", "--reason", "twice", ok=False)
+    assert again.exit_code != 0 and "already void" in again.output
+    engine = make_engine(db_url, pool=False)
+    with make_session_factory(engine)() as s:
+        defect = s.scalar(select(InspectionDefect).where(InspectionDefect.code == "T3-01"))
+        entry = s.scalar(select(AuditEntry).where(AuditEntry.entity == "inspection", AuditEntry.action == "void"))
+        assert entry.reason == "wrong agent on the call" and entry.actor == "cli"
+        defect_id = defect.id
+    engine.dispose()
+    void_defect_of_void = run("void", "defect", str(defect_id), "--reason", "x", ok=False)
+    assert void_defect_of_void.exit_code != 0
