@@ -158,6 +158,7 @@ def test_query_count_does_not_grow_with_history(app, client, seeded):
     def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
         counted.append(statement)
 
+    assert client.get("/agents/A002", headers=EN).status_code == 200  # warm the per-process caches
     event.listen(engine, "before_cursor_execute", count)
     try:
         sizes = {}
