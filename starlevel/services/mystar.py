@@ -9,25 +9,24 @@ handful per page whatever the length of the history.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from starlevel.db.models import Agent, DefectType, Inspection, MonthResultRow, RulebookVersion
+from starlevel.db.models import Agent, DefectType, Inspection, MonthResultRow
 from starlevel.domain import months as M
 from starlevel.domain.explain import explain_text
 from starlevel.domain.explain import progress as explain_progress
 from starlevel.domain.ladder import rulebook_for
 from starlevel.domain.model import Agent as DomainAgent
 from starlevel.domain.model import MonthResult
-from starlevel.domain.rulebook import Rulebook, parse_rulebook
+from starlevel.domain.rulebook import Rulebook
 from starlevel.domain.scoring import inspection_score
+from starlevel.services import rulebooks as rulebook_store
 from starlevel.services.recompute import row_to_result
 
 __all__ = [
@@ -210,24 +209,8 @@ def _results(session: Session, agent_id: str, first: str, last: str) -> list[Mon
     ))
 
 
-@lru_cache(maxsize=64)
-def _parse(version: int, effective_from: str, document: str) -> Rulebook:
-    return parse_rulebook(json.loads(document), version=version, effective_from=effective_from)
-
-
-def _rulebooks(session: Session) -> list[Rulebook]:
-    """Every stored version, oldest first (as ``rulebooks.load_all``), parsing each distinct
-    document once per process: validating a rulebook costs more than the rest of a page's
-    queries, and a stored version never changes."""
-    rows = session.execute(
-        select(RulebookVersion.version, RulebookVersion.effective_from, RulebookVersion.document)
-        .order_by(RulebookVersion.effective_from, RulebookVersion.version)
-    ).all()
-    return [_parse(v, eff, json.dumps(doc, sort_keys=True)) for v, eff, doc in rows]
-
-
 def _top_level(session: Session) -> int:
-    rbs = _rulebooks(session)
+    rbs = rulebook_store.load_all(session)
     return rulebook_for(rbs, "9999-12").max_level if rbs else 5
 
 
@@ -495,7 +478,7 @@ def defects_panel(session: Session, agent_id: str, month: str | None, lang: str)
         return DefectsPanel(None, [], [], 0, None)
     row = session.get(MonthResultRow, (agent_id, chosen))
     assert row is not None
-    rb = _rb_of(_rulebooks(session), row.rulebook_version, chosen)
+    rb = _rb_of(rulebook_store.load_all(session), row.rulebook_version, chosen)
     return _defects(session, agent_id, chosen, evaluated[::-1], rb, row.quality, lang)
 
 
@@ -519,7 +502,7 @@ def agent_page(
             max_level=_top_level(session), pay_grade_now=None, latest=None, pay=None, progress=None, history=[],
             defects=DefectsPanel(None, [], [], 0, None),
         )
-    rulebooks = _rulebooks(session)
+    rulebooks = rulebook_store.load_all(session)
     # The page shows a rolling window of history ending at the chosen month; earlier
     # periods are one pick of the month away.
     shown = _results(session, agent_id, M.add_months(chosen, -(HISTORY_MONTHS - 1)), chosen)

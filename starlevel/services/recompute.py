@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import String, and_, case, delete, func, insert, literal, select, type_coerce
+from sqlalchemy import String, case, delete, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent as AgentRow
