@@ -310,3 +310,54 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class InspectionAck(Base):
+    """An agent has seen an inspection of theirs (one row per inspection, first time only)."""
+
+    __tablename__ = "inspection_acks"
+
+    inspection_id: Mapped[str] = mapped_column(ForeignKey("inspections.inspection_id"), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.agent_id"))
+    seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    seen_by: Mapped[str] = mapped_column(String(100), default="")
+
+    __table_args__ = (Index("ix_inspection_acks_agent", "agent_id"),)
+
+
+class Dispute(Base):
+    """An agent's dispute of one defect (``defect_id``) or a whole inspection.
+
+    Status: open → upheld | rejected; rejected → escalated (once) → hr_upheld | hr_rejected.
+    ``inspector`` and ``month`` are copied from the inspection for the queue's filters.
+    """
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    inspection_id: Mapped[str] = mapped_column(ForeignKey("inspections.inspection_id"))
+    defect_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_defects.id"), nullable=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.agent_id"))
+    month: Mapped[str] = mapped_column(String(7))
+    inspector: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    reason: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    filed_by: Mapped[str] = mapped_column(String(100), default="")
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    review_note: Mapped[str] = mapped_column(Text, default="")
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    escalation_note: Mapped[str] = mapped_column(Text, default="")
+    final_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    final_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    final_note: Mapped[str] = mapped_column(Text, default="")
+    # The agent has a decision on this dispute not yet seen on their disputes page.
+    agent_unread: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        Index("ix_disputes_status", "status"),
+        Index("ix_disputes_agent", "agent_id", "status"),
+        Index("ix_disputes_inspection", "inspection_id"),
+        Index("ix_disputes_inspector_month", "inspector", "month"),
+    )

@@ -63,6 +63,8 @@ KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
+#: Default dispute window: working days after an inspection is saved (see ``[disputes]``).
+DISPUTE_WINDOW_DAYS = 3
 
 #: Figures a condition may read besides input and item keys.
 SPECIAL_FIGURES = ("composite", "complaints", "red_line", "n_inspections")
@@ -379,6 +381,8 @@ class Rulebook:
     periods: tuple[Period, ...] = ()
     awards: tuple[Award, ...] = ()
     start_level: int | None = None
+    #: Working days (Monday to Friday) an agent has to dispute an inspection after it is saved.
+    dispute_window_days: int = DISPUTE_WINDOW_DAYS
     # Lookup tables derived from the fields above (not part of equality).
     _defects: dict[str, DefectType] = field(init=False, repr=False, compare=False)
     _tiers: dict[int, Tier] = field(init=False, repr=False, compare=False)
@@ -744,7 +748,7 @@ def _kind(value: Any) -> str:
 
 _TOP_KEYS = (
     "rulebook", "inputs", "tiers", "defects", "dimensions", "bands", "item_grades", "veto", "policy",
-    "promotions", "demotion", "quotas", "pay", "periods", "awards",
+    "promotions", "demotion", "quotas", "pay", "periods", "awards", "disputes",
 )  # fmt: skip
 _RULEBOOK_KEYS = (
     "name_en", "name_zh", "levels", "level_labels", "tracks", "pass_mark", "min_inspections",
@@ -1374,9 +1378,20 @@ def _section_periods(r: _Reader, doc: Mapping[str, Any], out: _Parsed) -> None:
     out["awards"] = tuple(awards)
 
 
+def _section_disputes(r: _Reader, doc: Mapping[str, Any], out: _Parsed) -> None:
+    """``[disputes]`` (optional): ``window_working_days``, how long an agent may dispute."""
+    table = r.table(doc, "disputes", "disputes", required=False) or {}
+    r.only(table, ("window_working_days",), "disputes")
+    days = DISPUTE_WINDOW_DAYS
+    if "window_working_days" in table:
+        days = r.int_value(table["window_working_days"], "disputes.window_working_days", lo=1, hi=60) or days
+    out["dispute_window_days"] = days
+
+
 _SECTIONS = (
     _section_head, _section_inputs, _section_tiers, _section_dimensions, _section_bands, _section_veto,
     _section_policy, _section_promotions, _section_demotion, _section_quotas, _section_pay, _section_periods,
+    _section_disputes,
 )  # fmt: skip
 
 
@@ -1648,6 +1663,8 @@ def rulebook_to_document(rb: Rulebook) -> dict[str, Any]:
         ]
     if rb.awards:
         doc["awards"] = [{"key": a.key, "most_months_at": a.level, "name_zh": a.name_zh, "name_en": a.name_en} for a in rb.awards]
+    if rb.dispute_window_days != DISPUTE_WINDOW_DAYS:
+        doc["disputes"] = {"window_working_days": rb.dispute_window_days}
     return doc
 
 
