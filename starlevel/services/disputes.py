@@ -348,6 +348,11 @@ def _views(session: Session, rows: list[Dispute], *, role: str, username: str, a
     return out
 
 
+def view(session: Session, row: Dispute, *, role: str, username: str, agent_id: str | None) -> DisputeView:
+    """One dispute as the lists show it, to ``username`` (``role``)."""
+    return _views(session, [row], role=role, username=username, agent_id=agent_id, today=_today(None))[0]
+
+
 def disputes_of_agent(session: Session, agent_id: str, *, actor: str, today: date | None = None,
                       mark_read: bool = True) -> list[DisputeView]:
     """The agent's own disputes, newest first; showing them clears their unread decisions."""

@@ -31,6 +31,13 @@ def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def _notices(request: Request[Any, Any, Any]) -> Any:
+    """What waits for the signed-in user (counts in the navigation), computed on first use."""
+    from starlevel.web.disputes import notices
+
+    return notices(request)
+
+
 def render(
     request: Request[Any, Any, Any],
     template: str,
@@ -45,6 +52,7 @@ def render(
     ctx["user"] = request.scope.get("user")
     ctx["path"] = request.url.path
     ctx["query"] = str(request.url.query or "")
+    ctx["notices"] = lambda: _notices(request)
     ctx.update(context)
     name = partial if (partial and is_htmx(request)) else template
     return Template(template_name=name, context=ctx, status_code=status_code, headers=headers or {})

@@ -13,7 +13,9 @@ def handlers() -> list[Any]:
     from starlevel.web.inspector import InspectionsController, UploadsController
     from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
     from starlevel.web.mystar import AgentStarController, MyStarController
+    from starlevel.web.disputes import CONTROLLERS as DISPUTE_CONTROLLERS
+    from starlevel.web.api_disputes import CONTROLLERS as DISPUTE_API
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MyStarController, AgentStarController,
-            HrController, AdminController]
+            HrController, AdminController, *DISPUTE_CONTROLLERS, *DISPUTE_API]

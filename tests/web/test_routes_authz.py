@@ -56,6 +56,15 @@ RULES: dict[tuple[str, str], tuple[str, ...] | str] = {
     # ---- agents: their own star only (the agent id comes from the login, never the request)
     ("GET", "/me"): ("agent",),
     ("GET", "/me/defects"): ("agent",),
+    # ---- agents: their new inspections (seen / dispute) and their own disputes
+    ("GET", "/me/inspections"): ("agent",),
+    ("POST", "/me/inspections/seen"): ("agent",),
+    ("GET", "/me/disputes"): ("agent",),
+    ("POST", "/me/disputes"): ("agent",),
+    ("POST", "/me/disputes/{dispute_id}/escalate"): ("agent",),
+    # ---- disputes: inspectors review, HR decides escalations
+    ("GET", "/disputes"): ("inspector", "hr"),
+    ("POST", "/disputes/{dispute_id}/decide"): ("inspector", "hr"),
     # ---- staff views of agents
     ("GET", "/agents"): STAFF,
     ("GET", "/agents/{agent_id}"): STAFF,
@@ -102,6 +111,10 @@ RULES: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/api/months/{month}/results"): ("hr",),
     ("POST", "/api/decisions"): ("hr",),
     ("GET", "/api/rulebooks"): ("hr", "admin"),
+    ("GET", "/api/disputes"): ("agent", "inspector", "hr"),
+    ("POST", "/api/disputes"): ("agent",),
+    ("POST", "/api/disputes/{dispute_id}/decide"): ("inspector", "hr"),
+    ("POST", "/api/disputes/{dispute_id}/escalate"): ("agent",),
 }
 
 # Routes whose own answer looks like a refusal: an empty sign-in form is a wrong password
@@ -136,6 +149,7 @@ def seeded_values(session_factory) -> dict[str, str]:  # type: ignore[no-untyped
     return {
         "agent_id": "A002", "month": "2025-06", "inspection_id": str(inspection_id), "defect_id": str(defect_id),
         "lang": "en", "file_path": "app.css", "kind": "inspections", "username": "bob", "path": "nothing-here",
+        "dispute_id": "1",
     }
 
 
