@@ -361,3 +361,50 @@ class Dispute(Base):
         Index("ix_disputes_inspection", "inspection_id"),
         Index("ix_disputes_inspector_month", "inspector", "month"),
     )
+
+
+class CalibrationSession(Base):
+    """Inspectors score the same contacts blind; the lead (its creator) settles the agreed score."""
+
+    __tablename__ = "calibration_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    inspectors: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class CalibrationItem(Base):
+    """One contact (an inspection already recorded) in a calibration session."""
+
+    __tablename__ = "calibration_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("calibration_sessions.id"))
+    inspection_id: Mapped[str] = mapped_column(ForeignKey("inspections.inspection_id"))
+    agreed_codes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    agreed_score: Mapped[Decimal | None] = mapped_column(ExactDecimal(6, 2), nullable=True)
+    agreed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    agreed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "inspection_id", name="uq_calibration_items_contact"),
+        Index("ix_calibration_items_inspection", "inspection_id"),
+    )
+
+
+class CalibrationScore(Base):
+    """One inspector's blind score of one calibration contact."""
+
+    __tablename__ = "calibration_scores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("calibration_items.id"))
+    inspector: Mapped[str] = mapped_column(String(100))
+    codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    score: Mapped[Decimal] = mapped_column(ExactDecimal(6, 2))
+    scored_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("item_id", "inspector", name="uq_calibration_scores_item_inspector"),)

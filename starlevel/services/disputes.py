@@ -21,8 +21,8 @@ layer words them in the user's language.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from starlevel.db.models import Agent, Dispute, Inspection, InspectionAck, Inspe
 from starlevel.domain import disputes as rules
 from starlevel.domain.months import is_month
 from starlevel.services import audit, inspections, rulebooks
+from starlevel.services.inspections import Problem
 
 __all__ = [
     "DisputeError",
@@ -53,13 +54,6 @@ TEXT_LIMIT = 2000
 #: Inspections saved this many days ago or less count as "new" for acknowledgement.
 NEW_DAYS = 30
 PER_PAGE = 50
-
-
-@dataclass(frozen=True)
-class Problem:
-    field: str
-    key: str
-    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 class DisputeError(ValueError):

@@ -15,7 +15,9 @@ def handlers() -> list[Any]:
     from starlevel.web.mystar import AgentStarController, MyStarController
     from starlevel.web.disputes import CONTROLLERS as DISPUTE_CONTROLLERS
     from starlevel.web.api_disputes import CONTROLLERS as DISPUTE_API
+    from starlevel.web.calibration import CONTROLLERS as CALIBRATION_CONTROLLERS
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MyStarController, AgentStarController,
-            HrController, AdminController, *DISPUTE_CONTROLLERS, *DISPUTE_API]
+            HrController, AdminController, *DISPUTE_CONTROLLERS, *DISPUTE_API,
+            *CALIBRATION_CONTROLLERS]

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from starlevel.db.models import Inspection, InspectionDefect
+from starlevel.services import calibration, users
 from tests.conftest import csrf_token, sign_in
 from tests.seed import PASSWORDS, seed_company
 
@@ -65,6 +66,13 @@ RULES: dict[tuple[str, str], tuple[str, ...] | str] = {
     # ---- disputes: inspectors review, HR decides escalations
     ("GET", "/disputes"): ("inspector", "hr"),
     ("POST", "/disputes/{dispute_id}/decide"): ("inspector", "hr"),
+    # ---- calibration: HR and inspectors (the service limits each session to its lead, inspectors and HR)
+    ("GET", "/calibration"): ("inspector", "hr"),
+    ("POST", "/calibration"): ("inspector", "hr"),
+    ("GET", "/calibration/{session_id}"): ("inspector", "hr"),
+    ("POST", "/calibration/{session_id}/items/{item_id}/score"): ("inspector", "hr"),
+    ("POST", "/calibration/{session_id}/items/{item_id}/agree"): ("inspector", "hr"),
+    ("POST", "/calibration/{session_id}/items/{item_id}/apply"): ("inspector", "hr"),
     # ---- staff views of agents
     ("GET", "/agents"): STAFF,
     ("GET", "/agents/{agent_id}"): STAFF,
@@ -146,10 +154,14 @@ def seeded_values(session_factory) -> dict[str, str]:  # type: ignore[no-untyped
         inspection_id = s.scalar(select(Inspection.inspection_id).where(
             Inspection.agent_id == "A002", Inspection.month == "2025-06").order_by(Inspection.inspection_id))
         defect_id = s.scalar(select(InspectionDefect.id).where(InspectionDefect.inspection_id == inspection_id))
+        users.create_user(s, "qa2", role="inspector", password="qa2-pass-12")
+        session_id = calibration.create(s, title="authz", inspection_ids=[str(inspection_id)],
+                                        inspectors=["qa", "qa2"], actor="hr").id
+        s.commit()
     return {
         "agent_id": "A002", "month": "2025-06", "inspection_id": str(inspection_id), "defect_id": str(defect_id),
         "lang": "en", "file_path": "app.css", "kind": "inspections", "username": "bob", "path": "nothing-here",
-        "dispute_id": "1",
+        "dispute_id": "1", "session_id": str(session_id), "item_id": "999999",
     }
 
 
