@@ -16,8 +16,9 @@ def handlers() -> list[Any]:
     from starlevel.web.disputes import CONTROLLERS as DISPUTE_CONTROLLERS
     from starlevel.web.api_disputes import CONTROLLERS as DISPUTE_API
     from starlevel.web.calibration import CONTROLLERS as CALIBRATION_CONTROLLERS
+    from starlevel.web.consistency import CONTROLLERS as CONSISTENCY_CONTROLLERS
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MyStarController, AgentStarController,
             HrController, AdminController, *DISPUTE_CONTROLLERS, *DISPUTE_API,
-            *CALIBRATION_CONTROLLERS]
+            *CALIBRATION_CONTROLLERS, *CONSISTENCY_CONTROLLERS]

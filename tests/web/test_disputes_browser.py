@@ -1,6 +1,7 @@
 """Disputes in headless Chromium, in Chinese and in English: an agent disputes a defect,
 another inspector upholds it and the agent's composite, star and pay change on the next
-page load; a rejected dispute is escalated and HR decides it finally."""
+page load; a rejected dispute is escalated and HR decides it finally; the inspector consistency
+table shows the disputes."""
 
 from __future__ import annotations
 
@@ -123,3 +124,10 @@ def test_dispute_journey(company, live_server, new_page, lang):  # type: ignore[
     agent.goto(live_server + "/me/disputes")
     assert t["final"] in agent.locator("#my-disputes").inner_text()
     screenshot(agent, f"disputes-{lang}-final")
+
+    # The inspector consistency table counts both disputes against qa, both upheld.
+    hr.goto(live_server + "/consistency?month=2025-06")
+    row = hr.locator("#consistency-table tr[data-inspector='qa']")
+    assert row.locator("td.disputes").inner_text() == "2"
+    assert row.locator("td.upheld").inner_text() == "2 (100%)"
+    screenshot(hr, f"consistency-{lang}")

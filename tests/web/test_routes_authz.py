@@ -73,6 +73,8 @@ RULES: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("POST", "/calibration/{session_id}/items/{item_id}/score"): ("inspector", "hr"),
     ("POST", "/calibration/{session_id}/items/{item_id}/agree"): ("inspector", "hr"),
     ("POST", "/calibration/{session_id}/items/{item_id}/apply"): ("inspector", "hr"),
+    # ---- inspector consistency: HR sees everyone, an inspector their own row
+    ("GET", "/consistency"): ("inspector", "hr"),
     # ---- staff views of agents
     ("GET", "/agents"): STAFF,
     ("GET", "/agents/{agent_id}"): STAFF,
