@@ -505,7 +505,7 @@ def parse_candidate(text: str, effective_from: str) -> dict[str, Any]:
     if not M.is_month(effective_from or ""):
         problems.append(Problem("{path}: not a month (YYYY-MM): {value}", path="effective_from", value=repr(effective_from)))
     if not (text or "").strip():
-        raise RulebookError([*problems, Problem("{path}: must not be empty", path="document")])
+        raise RulebookError([*problems, Problem("document: empty")])
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
