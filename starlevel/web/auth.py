@@ -25,7 +25,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.csrf import generate_csrf_token
 from litestar.types import Message, Scope
 from litestar.utils.scope.state import ScopeState
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from starlevel.db.models import LoginThrottle, User, utcnow
@@ -41,6 +41,8 @@ ROLES = ("inspector", "hr", "agent", "admin")
 FREE_ATTEMPTS = 3
 FREE_ATTEMPTS_PER_ADDRESS = 20
 MAX_WAIT = timedelta(minutes=15)
+# Failures older than this are forgotten (and their rows deleted at the next sign-in).
+FORGET_AFTER = timedelta(days=1)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -248,13 +250,15 @@ def attempt_sign_in(session: Session, username: str, password: str, client: str)
         for r in rows.values():
             if r is not None:
                 session.delete(r)
+        session.execute(delete(LoginThrottle).where(LoginThrottle.last_failed_at < now - FORGET_AFTER))
         audit.record(session, user.username, "sign_in", "login", user.username, detail={"address": client})
         return SignIn(user)
     for k, r in rows.items():
         if r is None:
             r = LoginThrottle(key=k, failures=0)
             session.add(r)
-        r.failures = (r.failures or 0) + 1
+        stale = r.last_failed_at is not None and now - r.last_failed_at > FORGET_AFTER
+        r.failures = 1 if stale else (r.failures or 0) + 1
         r.last_failed_at = now
     audit.record(session, "anonymous", "sign_in_failed", "login", name[:200], detail={"address": client})
     return SignIn(None, 0)

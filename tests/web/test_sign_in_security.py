@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from ipaddress import ip_network
 
 import httpx
@@ -250,6 +251,28 @@ def test_a_good_sign_in_clears_the_address(web, app, session_factory):  # type: 
 
     with session_factory() as s:
         assert s.scalars(select(LoginThrottle)).all() == [], "each success cleared its pair and the address"
+
+
+def test_old_failures_are_forgotten(web, app, session_factory):  # type: ignore[no-untyped-def]
+    from starlevel.db.models import LoginThrottle, utcnow
+    from starlevel.web.auth import throttle_keys
+
+    _from(web, app, "203.0.113.9")
+    for _ in range(3):
+        _login(web, "ann", "wrong-guess-1")
+    _from(web, app, "203.0.113.10")
+    _login(web, "bob", "wrong-guess-1")
+    with session_scope(session_factory) as s:
+        for row in s.scalars(select(LoginThrottle)):
+            row.last_failed_at = utcnow() - timedelta(days=2)
+    _from(web, app, "203.0.113.9")
+    assert _login(web, "ann", "wrong-guess-2").status_code == 401, "a typo two days later is not the 4th guess"
+    pair, _addr = throttle_keys("ann", "203.0.113.9")
+    with session_factory() as s:
+        assert s.get(LoginThrottle, pair).failures == 1
+    assert _login(web, "ann", "ann-pass-12").status_code == 302
+    with session_factory() as s:
+        assert s.scalars(select(LoginThrottle)).all() == [], "a sign-in sweeps rows nobody needs any more"
 
 
 def test_a_forged_forwarded_for_header_changes_nothing(web, app):  # type: ignore[no-untyped-def]
