@@ -369,7 +369,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     if workers > 1 and not os.environ.get("STARLEVEL_SECRET_KEY"):
         # Every worker process must sign CSRF tokens with the same key.
         os.environ["STARLEVEL_SECRET_KEY"] = settings.secret_key
-    uvicorn.run("starlevel.app:create_app", factory=True, host=host, port=port, log_level="info", workers=workers)
+    # proxy_headers off: the app itself believes X-Forwarded-For only from STARLEVEL_TRUSTED_PROXIES.
+    uvicorn.run("starlevel.app:create_app", factory=True, host=host, port=port, log_level="info", workers=workers,
+                proxy_headers=False)
 
 
 @cli.command(help="Serve the web app on whatever DATABASE_URL holds.")

@@ -33,8 +33,9 @@ AUTH_NOTE = (
 )
 CSRF_NOTE = AUTH_NOTE + (
     " State-changing calls (POST) must also send the CSRF token in the `x-csrftoken` header: read "
-    "it from the `csrftoken` cookie, which any GET response (e.g. `GET /api/me`) sets. A missing or "
-    "wrong token gives 403."
+    "it from the `csrftoken` cookie, which any GET response (e.g. `GET /api/me`) sets. The token "
+    "belongs to the session: signing in issues a new one. A missing, wrong or other session's "
+    "token gives 403."
 )
 
 T = TypeVar("T")

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.domain import months as M
 from starlevel.domain.rulebook import Problem, RulebookError
+from starlevel.services import audit
 from starlevel.services import hr as hr_service
 from starlevel.web.auth import current_user, requires, session_factory_of
 from starlevel.web.render import gettext, is_htmx, lang_of, render
@@ -165,6 +166,9 @@ class HrController(Controller):
         chosen, options = hr_service.pick_month(db_session, month or None)
         if chosen is None or (month and month not in options):
             raise NotFoundException(f"month {month!r} has not been evaluated")
+        # Pay figures leave the system: who took which month's payroll, and when.
+        audit.record(db_session, current_user(request).username, "download", "payroll", chosen)
+        commit_now(db_session)
         return _csv(request, f"payroll-{chosen}.csv", lambda s: hr_service.payroll_csv_stream(s, chosen))
 
     @get("/ladder.csv", name="hr_ladder_csv", guards=[requires("hr")], sync_to_thread=False)
