@@ -14,7 +14,7 @@ Controllers only translate HTTP to calls of :mod:`starlevel.services.inspections
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Annotated, Any
 
@@ -22,7 +22,7 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotFoundException, PermissionDeniedException, RequestEntityTooLarge
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 from sqlalchemy.orm import Session
@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Inspection, InspectionDefect
 from starlevel.services import inspections as svc
 from starlevel.services.importer import ImportRejected
+from starlevel.services import file_problems, tabular
+from starlevel.services.tabular import UPLOAD_LIMITS
 from starlevel.web.background import defer_recompute
 from starlevel.web.auth import CurrentUser, current_user, requires
 from starlevel.web.i18n import fmt_date
@@ -272,10 +274,22 @@ class UploadForm:
     file: UploadFile | None = None
 
 
+def _too_large(request: Request[Any, Any, Any], exc: RequestEntityTooLarge) -> Template:
+    """A body over the route's limit: the upload page with the size problem, not a bare 413."""
+    size = request.headers.get("content-length", "")
+    text = file_problems.render_for(lang_of(request))(
+        "file.too_big", {"size": tabular.size_mb(int(size)) if size.isdigit() else "?",
+                         "limit": tabular.size_mb(UPLOAD_LIMITS.max_bytes)})
+    return render(request, "uploads/index.html", partial="uploads/_result.html", status_code=413,
+                  kinds=svc.upload_kinds(current_user(request).role), kind="", result=None, rejected=None,
+                  problem=text, filename="")
+
+
 class UploadsController(Controller):
     path = "/uploads"
     guards = [requires(*VIEWERS)]
     include_in_schema = False
+    exception_handlers = {RequestEntityTooLarge: _too_large}  # type: ignore[dict-item]
 
     @staticmethod
     def _kinds(request: Request[Any, Any, Any]) -> tuple[str, ...]:
@@ -286,7 +300,10 @@ class UploadsController(Controller):
         return render(request, "uploads/index.html", kinds=self._kinds(request), kind=kind, result=None,
                       rejected=None, problem=None)
 
-    @post("/", name="uploads_submit", sync_to_thread=True, status_code=200)
+    # The body may be a little bigger than the file (the form's other fields and boundaries);
+    # the service refuses a file over the limit with a sentence, and Litestar a body far over it.
+    @post("/", name="uploads_submit", sync_to_thread=True, status_code=200,
+          request_max_body_size=UPLOAD_LIMITS.max_bytes + 256 * 1024)
     def submit(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
                data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Template:
         _ = gettext(request)
@@ -307,7 +324,8 @@ class UploadsController(Controller):
                                        actor=current_user(request).username)
             _commit(db_session)
         except ImportRejected as exc:
-            ctx["rejected"] = exc.errors
+            lang = lang_of(request)
+            ctx["rejected"] = [replace(e, problem=e.text(lang)) for e in exc.errors]
             return render(request, "uploads/index.html", partial="uploads/_result.html", status_code=422, **ctx)
         return render(request, "uploads/index.html", partial="uploads/_result.html", **ctx)
 
