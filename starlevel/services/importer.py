@@ -82,6 +82,9 @@ _LIMITS = {
 
 _IF_NOT_EXISTS = re.compile(r"^(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+(?!IF\s)", re.IGNORECASE)
 _INT_RE = re.compile(r"^[0-9]+\Z")
+#: Agent IDs: letters, digits, '-', '_' and '.', starting with a letter or digit, so that an
+#: ID is never a spreadsheet formula (=, +, -, @) nor needs quoting anywhere.
+_AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 _DEC_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)?\Z")
 _CENT = Decimal("0.01")
 _HUNDRED = Decimal(100)
@@ -419,6 +422,7 @@ def import_table(
     today: date | None = None,
     progress: Callable[[int, int], None] | None = None,
     limits: Limits = UPLOAD_LIMITS,
+    own_inspector: str | None = None,
 ) -> ImportResult:
     """Check and import one file of ``kind`` (``agents``, ``inspections`` or ``metrics``).
 
@@ -427,6 +431,8 @@ def import_table(
     called about every 50,000 checked rows and once when all rows are checked
     (``total`` is an estimate until that last call). ``limits`` bound what reading the
     file may cost (size, rows, columns, time; see :mod:`starlevel.services.tabular`).
+    ``own_inspector``: when given, every inspection's ``inspector`` must be this name (an
+    inspector uploads only their own findings; the uploader is recorded as ``created_by``).
     """
     if kind not in COLUMNS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -445,6 +451,7 @@ def import_table(
     ctx = _Context(
         session=session, db=_Db(session), kind=kind, filename=filename, actor=actor, rulebook=rulebook,
         today=today, errors=errors, progress=progress, estimated=table.estimated_rows,
+        own_inspector=own_inspector,
     )
     runner = {"agents": _AgentsImport, "inspections": _InspectionsImport, "metrics": _MetricsImport}[kind](ctx)
     try:
@@ -488,6 +495,7 @@ class _Context:
     errors: _Errors
     progress: Callable[[int, int], None] | None
     estimated: int
+    own_inspector: str | None = None
     rows: int = 0
     reason: str = field(init=False)
 
@@ -568,6 +576,9 @@ class _AgentsImport:
                 ctx.tick(n)
             bad = _extra_cells(ctx, row, rec.get(EXTRA))
             agent_id = _required(ctx, row, rec, "agent_id")
+            if agent_id is not None and not _AGENT_ID_RE.match(agent_id):
+                err(row, "agent_id", Msg.of("cell.unsafe_id", value=repr(agent_id)))
+                agent_id = None
             name = _required(ctx, row, rec, "name")
             team = _required(ctx, row, rec, "team")
             track = rec["track"].strip()
@@ -751,6 +762,7 @@ class _InspectionsImport:
         codes_cache: dict[str, tuple[str, ...] | Msg] = {"": ()}
         inspectors: dict[str, str] = {}
         refs: dict[str, dict[str, str]] = {}  # agent_id -> contact_ref -> inspection_id
+        own = ctx.own_inspector
         index = self.index
         values_list = self.values
         rownums = self.rownums
@@ -826,6 +838,9 @@ class _InspectionsImport:
             if insp is None:
                 if not inspector or len(inspector) > limits["inspector"]:
                     _required(ctx, row, {"inspector": inspector}, "inspector")
+                    bad = True
+                elif own is not None and inspector != own:
+                    err(row, "inspector", Msg.of("inspection.not_yours", value=repr(inspector), you=repr(own)))
                     bad = True
                 else:
                     insp = inspectors[inspector] = inspector

@@ -532,11 +532,13 @@ def template_csv(kind: str) -> str:
 
 
 def upload(session: Session, kind: str, data: bytes, *, filename: str, actor: str,
-           today: date | None = None) -> ImportResult:
+           today: date | None = None, role: str = "inspector") -> ImportResult:
     """Import a file all or nothing (raises ImportRejected) and recompute from the first
-    month it touched."""
+    month it touched. An inspector uploads only inspections in their own name; HR and the
+    admin may upload anyone's (moving records over from another system)."""
     result = import_table(session, kind, data, filename=filename, actor=actor,
-                          rulebook=rulebooks.current(session), today=today or date.today())
+                          rulebook=rulebooks.current(session), today=today or date.today(),
+                          own_inspector=actor if role == "inspector" else None)
     if result.first_affected_month is not None:
         recompute(session, start=result.first_affected_month)
     return result

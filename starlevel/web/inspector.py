@@ -320,8 +320,9 @@ class UploadsController(Controller):
             return render(request, "uploads/index.html", partial="uploads/_result.html", status_code=422, **ctx)
         assert data.file is not None
         try:
+            user = current_user(request)
             ctx["result"] = svc.upload(db_session, data.kind, data.file.file.read(), filename=data.file.filename,
-                                       actor=current_user(request).username)
+                                       actor=user.username, role=user.role)
             _commit(db_session)
         except ImportRejected as exc:
             lang = lang_of(request)
