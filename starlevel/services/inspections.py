@@ -90,7 +90,7 @@ class Pick:
     @property
     def n(self) -> int | None:
         text = self.count.strip() or "1"
-        if text.isdigit() and 1 <= int(text) <= MAX_COUNT:
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_COUNT:
             return int(text)
         return None
 
@@ -283,7 +283,7 @@ def _next_id(session: Session, day: date) -> str:
     taken = session.scalars(
         select(Inspection.inspection_id).where(Inspection.inspection_id.startswith(prefix, autoescape=True))
     ).all()
-    seq = max((int(t[len(prefix):]) for t in taken if t[len(prefix):].isdigit()), default=0)
+    seq = max((int(t[len(prefix):]) for t in taken if t[len(prefix):].isascii() and t[len(prefix):].isdigit()), default=0)
     return f"{prefix}{seq + 1:04d}"
 
 

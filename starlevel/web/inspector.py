@@ -22,7 +22,8 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException, PermissionDeniedException, RequestEntityTooLarge
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 from sqlalchemy.orm import Session
@@ -35,6 +36,7 @@ from starlevel.services.tabular import UPLOAD_LIMITS
 from starlevel.web.background import defer_recompute
 from starlevel.web.auth import CurrentUser, current_user, requires
 from starlevel.web.i18n import fmt_date
+from starlevel.web.params import MAX_ID, MAX_LEVEL, int_or
 from starlevel.web.render import gettext, is_htmx, lang_of, render
 
 PER_PAGE = 25
@@ -110,7 +112,7 @@ def _filters(request: Request[Any, Any, Any], session: Session, *, month: str, a
     mine_on = ("1" in mine) if mine is not None else user.role == "inspector"
     if not svc.is_month(month):
         month = svc.latest_month(session, user.username if mine_on else None) or svc.month_of(date.today())
-    tier_n = int(tier) if tier.strip().isdigit() else None
+    tier_n = int_or(tier, None, lo=0, hi=MAX_LEVEL)
     return svc.ListFilters(month=month, agent=agent.strip(), tier=tier_n,
                            inspector=user.username if mine_on else None), mine_on
 
@@ -147,7 +149,7 @@ def _page(request: Request[Any, Any, Any], session: Session, *, draft: svc.Draft
           **extra: Any) -> Template:
     user = current_user(request)
     filters, mine_on = _filters(request, session, month=month, agent=agent, tier=tier, mine=mine)
-    ctx = _list_context(session, filters, mine_on, int(page) if page.isdigit() else 1)
+    ctx = _list_context(session, filters, mine_on, int_or(page, 1))
     if _may_create(user):
         ctx |= _form_context(request, session, draft or svc.Draft(contact_on=date.today().isoformat()), problems)
     ctx["can_create"] = _may_create(user)
@@ -254,7 +256,8 @@ class InspectionsController(Controller):
     def void_defect(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
                     data: Form) -> Template | Redirect:
         raw = _first(data, "defect_id")
-        defect = db_session.get(InspectionDefect, int(raw)) if raw.isdigit() else None
+        defect_id = int_or(raw, None, hi=MAX_ID)
+        defect = db_session.get(InspectionDefect, defect_id) if defect_id is not None else None
         if defect is None:
             raise NotFoundException(f"no defect {raw!r}")
         insp = defect.inspection
@@ -278,7 +281,7 @@ def _too_large(request: Request[Any, Any, Any], exc: RequestEntityTooLarge) -> T
     """A body over the route's limit: the upload page with the size problem, not a bare 413."""
     size = request.headers.get("content-length", "")
     text = file_problems.render_for(lang_of(request))(
-        "file.too_big", {"size": tabular.size_mb(int(size)) if size.isdigit() else "?",
+        "file.too_big", {"size": tabular.size_mb(int(size)) if size.isascii() and size.isdigit() else "?",
                          "limit": tabular.size_mb(UPLOAD_LIMITS.max_bytes)})
     return render(request, "uploads/index.html", partial="uploads/_result.html", status_code=413,
                   kinds=svc.upload_kinds(current_user(request).role), kind="", result=None, rejected=None,
