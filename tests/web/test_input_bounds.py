@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from starlevel.db.engine import session_scope
 from starlevel.db.models import Agent, Inspection
-from starlevel.services import users
 from starlevel.services.recompute import recompute
 from tests.conftest import csrf_token, sign_in
-from tests.seed import PASSWORDS, seed_company
+from tests.seed import PASSWORDS
+from tests.web.test_inspector import cheap_hashes, company  # noqa: F401  (fixtures)
 from tests.test_upload_limits import cell, workbook
 
 HUGE = "9" * 30
@@ -23,22 +23,14 @@ EN = {"Accept-Language": "en-GB,en;q=0.9"}
 HX = {"HX-Request": "true"}
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch):  # type: ignore[no-untyped-def]
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
 @pytest.fixture
-def company(session_factory):  # type: ignore[no-untyped-def]
-    seed_company(session_factory)
-    with session_scope(session_factory) as s:
+def search_company(company):  # type: ignore[no-untyped-def]
+    """The inspector tests' company plus an agent whose name and team hold % and _."""
+    with session_scope(company) as s:
         s.add(Agent(agent_id="P1", name="Percent 10% Pat", track="phone", team="Team_9", hired_on=date(2024, 1, 5)))
-        users.create_user(s, "qa2", role="inspector", password="qa2-pass-12")
         s.flush()
         recompute(s)
-    return session_factory
+    return company
 
 
 def as_role(client, role: str):  # type: ignore[no-untyped-def]
@@ -100,7 +92,7 @@ def test_inspector_forms_bound_numbers(client, company):
     assert r.status_code == 404
 
 
-def test_searches_treat_percent_and_underscore_as_text(client, company):
+def test_searches_treat_percent_and_underscore_as_text(client, search_company):
     as_role(client, "hr")
     assert "P1" in client.get("/agents?q=10%25").text
     page = client.get("/agents?q=%25").text  # "%" alone: only names holding a percent sign
