@@ -164,3 +164,11 @@ def test_cli_import_refuses_a_file_over_the_size_limit_before_reading_it(db_url,
     path = _write(tmp_path, "agents.csv", "agent_id,name,track,team,hired_on\nB1,Bo,phone,T,2024-01-05\n")
     result = CliRunner().invoke(cli, ["import", "agents", path])
     assert result.exit_code == 1 and "at most 0.0 MB can be imported at once" in result.output
+
+
+def test_the_first_upload_into_a_fresh_database_loads_the_default_rules(session_factory):
+    # It answered 500 ("no rulebook loaded") before.
+    with session_scope(session_factory) as s:
+        result = insp_svc.upload(s, "agents", b"agent_id,name,track,team,hired_on\nB1,Bo,phone,T,2024-01-05\n",
+                                 filename="a.csv", actor="hr", today=TODAY, role="hr")
+        assert result.inserted == 1

@@ -536,6 +536,7 @@ def upload(session: Session, kind: str, data: bytes, *, filename: str, actor: st
     """Import a file all or nothing (raises ImportRejected) and recompute from the first
     month it touched. An inspector uploads only inspections in their own name; HR and the
     admin may upload anyone's (moving records over from another system)."""
+    rulebooks.ensure_default(session)  # a fresh database: the first upload needs the rules
     result = import_table(session, kind, data, filename=filename, actor=actor,
                           rulebook=rulebooks.current(session), today=today or date.today(),
                           own_inspector=actor if role == "inspector" else None)
