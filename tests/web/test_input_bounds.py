@@ -101,6 +101,10 @@ def test_searches_treat_percent_and_underscore_as_text(client, search_company):
     assert "P1" in page and "A002" not in page
     api = client.get("/api/agents?q=%25").json()
     assert [a["agent_id"] for a in api["items"]] == ["P1"]
+    typeahead = client.get("/inspections/agent-search?agent_q=%25").text  # the inspector's type-ahead
+    assert "P1" in typeahead and "A001" not in typeahead
+    listed = client.get("/inspections?agent=%25&mine=0").text  # the inspections filter
+    assert "A001" not in re.sub(r"<option[^>]*>.*?</option>", "", listed)
 
 
 def _upload(client, kind: str, name: str, content: bytes, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
