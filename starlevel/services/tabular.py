@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 import time as _time
@@ -47,6 +48,7 @@ _XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE2: .xls (and .doc and …
 
 
 _MB = 1024 * 1024
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclass(frozen=True)
@@ -303,8 +305,12 @@ def read_xlsx(data: bytes, *, limits: Limits = UPLOAD_LIMITS) -> Table:
     cpu = 0 if limits.max_seconds is None else int(limits.max_seconds) + 1
     args = [sys.executable, "-m", "starlevel.services.xlsx_child", str(limits.max_rows), str(limits.max_columns),
             str(limits.child_memory_mb), str(cpu)]
+    # The child imports this package: make sure it finds the same copy, installed or not.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
     try:
-        done = subprocess.run(args, input=data, capture_output=True, timeout=limits.max_seconds, check=False)
+        done = subprocess.run(args, input=data, capture_output=True, timeout=limits.max_seconds, check=False,
+                              env=env)
     except subprocess.TimeoutExpired:
         raise TableError("file.too_slow", limit=f"{limits.max_seconds:g}") from None
     if done.returncode != 0 or not done.stdout:
