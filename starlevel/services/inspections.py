@@ -90,7 +90,7 @@ class Pick:
     @property
     def n(self) -> int | None:
         text = self.count.strip() or "1"
-        if text.isdigit() and 1 <= int(text) <= MAX_COUNT:
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_COUNT:
             return int(text)
         return None
 
@@ -283,7 +283,7 @@ def _next_id(session: Session, day: date) -> str:
     taken = session.scalars(
         select(Inspection.inspection_id).where(Inspection.inspection_id.startswith(prefix, autoescape=True))
     ).all()
-    seq = max((int(t[len(prefix):]) for t in taken if t[len(prefix):].isdigit()), default=0)
+    seq = max((int(t[len(prefix):]) for t in taken if t[len(prefix):].isascii() and t[len(prefix):].isdigit()), default=0)
     return f"{prefix}{seq + 1:04d}"
 
 
@@ -532,11 +532,14 @@ def template_csv(kind: str) -> str:
 
 
 def upload(session: Session, kind: str, data: bytes, *, filename: str, actor: str,
-           today: date | None = None) -> ImportResult:
+           today: date | None = None, role: str = "inspector") -> ImportResult:
     """Import a file all or nothing (raises ImportRejected) and recompute from the first
-    month it touched."""
+    month it touched. An inspector uploads only inspections in their own name; HR and the
+    admin may upload anyone's (moving records over from another system)."""
+    rulebooks.ensure_default(session)  # a fresh database: the first upload needs the rules
     result = import_table(session, kind, data, filename=filename, actor=actor,
-                          rulebook=rulebooks.current(session), today=today or date.today())
+                          rulebook=rulebooks.current(session), today=today or date.today(),
+                          own_inspector=actor if role == "inspector" else None)
     if result.first_affected_month is not None:
         recompute(session, start=result.first_affected_month)
     return result
