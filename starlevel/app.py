@@ -85,7 +85,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exclude=PUBLIC,
     )
 
-    worker = RecomputeWorker(factory)
+    # Deferring servers poll for requests; the others still run any left by a crash.
+    worker = RecomputeWorker(factory, keep_polling=settings.defer_recompute)
 
     def on_shutdown(app: Litestar) -> None:
         engine.dispose()
@@ -99,8 +100,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"session_factory": factory, "settings": settings, "engine": engine}),
         stores={"sessions": store},
         on_app_init=[auth.on_app_init],
-        on_startup=[worker.start] if settings.defer_recompute else [],
-        on_shutdown=[worker.stop, on_shutdown] if settings.defer_recompute else [on_shutdown],
+        on_startup=[worker.start],
+        on_shutdown=[worker.stop, on_shutdown],
         plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), StarLevelCLIPlugin()],
         template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine),
         csrf_config=CSRFConfig(
