@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from starlevel.db.engine import session_scope
 from starlevel.db.models import Inspection, MonthResultRow, RecomputeRequest
 from starlevel.services import inspections, synth
-from starlevel.services.recompute import pending_from, recompute, run_pending
-from tests.test_incremental import _load, snapshot
+from starlevel.services.recompute import run_pending
+from tests.catchup import assert_equals_full_recompute
+from tests.test_incremental import _load
 
 TODAY = date(2026, 11, 25)
 
@@ -46,14 +47,6 @@ def _in_threads(n: int, work: Callable[[int], Any]) -> tuple[list[Any], list[Bas
         t.join(timeout=600)
     assert not any(t.is_alive() for t in threads), "a thread never finished"
     return results, errors
-
-
-def _equals_full_recompute(factory) -> None:  # type: ignore[no-untyped-def]
-    with session_scope(factory) as s:
-        assert pending_from(s) is None
-        stored = snapshot(s)
-        recompute(s)
-        assert snapshot(s) == stored
 
 
 def _agents_by_event(factory, last: str) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
@@ -120,7 +113,7 @@ def test_concurrent_saves_and_two_workers(session_factory):
         assert s.scalar(select(func.count()).select_from(Inspection).where(Inspection.inspection_id.in_(ids))) == len(ids)
     while run_pending(session_factory) is not None:  # whatever the last save left
         pass
-    _equals_full_recompute(session_factory)
+    assert_equals_full_recompute(session_factory)
 
 
 def test_two_workers_run_a_pending_recompute_once(session_factory):
@@ -140,7 +133,7 @@ def test_two_workers_run_a_pending_recompute_once(session_factory):
     assert len(ran) == 1, f"expected exactly one run, got {len(ran)}"
     assert ran[0].start == "2026-03"
     assert run_pending(session_factory) is None
-    _equals_full_recompute(session_factory)
+    assert_equals_full_recompute(session_factory)
 
 
 def test_a_save_never_takes_an_imported_id(session_factory):

@@ -5,7 +5,6 @@ server starting up runs what a crash left."""
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from starlevel.services import inspections, synth, users
 from starlevel.services.recompute import pending_from, recompute, run_pending
 from starlevel.settings import Settings
 from tests.conftest import sign_in
-from tests.test_incremental import _load, snapshot
+from tests.catchup import assert_equals_full_recompute, wait_until_caught_up
+from tests.test_incremental import _load
 
 LAST = "2026-02"
 BANNER_EN = "Figures are being updated"
@@ -120,14 +120,5 @@ def test_web_downloads_run_pending_requests_first(company, db_url):
 def test_a_starting_server_runs_what_a_crash_left_pending(company, db_url):
     leave_pending(company, "left-by-a-crash")
     with _client(db_url):
-        deadline = time.monotonic() + 120  # bounded wait for the background thread
-        while True:
-            with session_scope(company) as s:
-                if pending_from(s) is None:
-                    break
-            assert time.monotonic() < deadline, "the pending request was never run"
-            time.sleep(0.1)
-    with session_scope(company) as s:
-        caught_up = snapshot(s)
-        recompute(s)
-        assert snapshot(s) == caught_up
+        wait_until_caught_up(company)
+    assert_equals_full_recompute(company)
