@@ -149,3 +149,21 @@ def test_a_save_never_takes_an_imported_id(session_factory):
         first = inspections.create(s, _draft(agent_id, "2026-02", "web-1"), actor="qa", today=TODAY).inspection_id
         second = inspections.create(s, _draft(agent_id, "2026-02", "web-2"), actor="qa", today=TODAY).inspection_id
     assert (first, second) == ("W20261125-0002", "W20261125-0003")
+
+
+def test_upgrading_numbers_new_ids_after_those_already_given(db_url, session_factory):
+    """A database migrated from before the counter keeps numbering after its highest W-id."""
+    from alembic import command
+
+    from starlevel.db.migrate import alembic_config, upgrade
+
+    command.downgrade(alembic_config(db_url), "0001")
+    _load(session_factory, synth.generate(10, 4, last_month="2026-02", seed=3))
+    with session_scope(session_factory) as s:
+        row = s.scalars(select(Inspection).order_by(Inspection.inspection_id).limit(1)).one()
+        s.add(Inspection(inspection_id="W20261120-0041", agent_id=row.agent_id, contact_on=row.contact_on,
+                         month=row.month, channel="chat", contact_ref="old web entry"))
+    upgrade(db_url)
+    with session_scope(session_factory) as s:
+        new = inspections.create(s, _draft(row.agent_id, row.month, "after-upgrade"), actor="qa", today=TODAY)
+    assert new.inspection_id == "W20261125-0042"
