@@ -39,6 +39,16 @@ class Context:
 
         return session_scope(self.factory)
 
+    def catch_up(self) -> None:
+        """Run the recomputes still owed by deferred changes (a server that crashed or is
+        busy with them), so that what this command reads is current. Progress goes to stderr."""
+        from starlevel.services.recompute import run_pending
+
+        stats = run_pending(self.factory, wait=True)
+        if stats is not None and stats.start:
+            click.echo(f"applied pending changes first: re-evaluated from {stats.start} "
+                       f"({stats.results} agent-months in {stats.seconds:.2f}s)", err=True)
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -169,6 +179,7 @@ def export() -> None:
 def export_ladder(c: Context, fmt: str, month: str | None, out: Path | None, lang: str) -> None:
     from starlevel.services.export import write_ladder_csv
 
+    c.catch_up()
     with c.session() as session:
         if out is None:
             write_ladder_csv(session, sys.stdout, month=month, lang=lang)
@@ -186,6 +197,7 @@ def export_ladder(c: Context, fmt: str, month: str | None, out: Path | None, lan
 def explain(c: Context, agent_id: str, month: str | None, lang: str) -> None:
     from starlevel.services.reports import explain_lines
 
+    c.catch_up()
     with c.session() as session:
         lines = explain_lines(session, agent_id, month=month, lang=lang)
     if lines is None:

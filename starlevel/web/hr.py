@@ -27,6 +27,7 @@ from starlevel.domain import months as M
 from starlevel.domain.rulebook import Problem, RulebookError
 from starlevel.services import audit
 from starlevel.services import hr as hr_service
+from starlevel.services.recompute import run_pending
 from starlevel.web.auth import current_user, requires, session_factory_of
 from starlevel.web.params import MAX_ID, BadParam, bad_param_page, int_param
 from starlevel.web.render import gettext, is_htmx, lang_of, render
@@ -57,8 +58,11 @@ def decision_messages(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 def _streamed(request: Request[Any, Any, Any], make: Callable[[Session], Iterator[bytes]]) -> Iterator[bytes]:
-    """Stream from a session of its own (the request's session closes before the body is sent)."""
-    session = session_factory_of(request)()
+    """Stream from a session of its own (the request's session closes before the body is sent),
+    after running any recompute still owed by deferred changes, so a download is never stale."""
+    factory = session_factory_of(request)
+    run_pending(factory, wait=True)
+    session = factory()
     try:
         yield from make(session)
     finally:
