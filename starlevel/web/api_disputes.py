@@ -21,6 +21,7 @@ from starlevel.web.api import NOT_FOUND, PROBLEMS, _Api, _write, access
 from starlevel.web.auth import current_user
 from starlevel.web.background import defer_recompute
 from starlevel.web.disputes import problem_text
+from starlevel.web.params import Id
 
 Status = Literal["open", "upheld", "rejected", "escalated", "hr_upheld", "hr_rejected"]
 
@@ -126,7 +127,7 @@ class DisputesApi(_Api):
                   "upholding voids the finding and re-evaluates the agent",
           responses=REFUSED, status_code=200, sync_to_thread=True)
     def decide(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
-               dispute_id: FromPath[int], data: JSONBody[DecideIn]) -> DisputeOut:
+               dispute_id: FromPath[Id], data: JSONBody[DecideIn]) -> DisputeOut:
         user = current_user(request)
 
         def change() -> DisputeOut:
@@ -143,7 +144,7 @@ class DisputesApi(_Api):
           summary="Escalate a rejected dispute of mine to HR (once)", responses=REFUSED, status_code=200,
           sync_to_thread=True)
     def escalate(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
-                 dispute_id: FromPath[int], data: JSONBody[EscalateIn | None] = None) -> DisputeOut:
+                 dispute_id: FromPath[Id], data: JSONBody[EscalateIn | None] = None) -> DisputeOut:
         user = current_user(request)
 
         def change() -> DisputeOut:

@@ -24,6 +24,7 @@ from starlevel.services import calibration as svc
 from starlevel.services import inspections, rulebooks
 from starlevel.web.auth import current_user, requires
 from starlevel.web.background import defer_recompute
+from starlevel.web.disputes import path_id
 from starlevel.web.render import gettext, lang_of, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -113,46 +114,47 @@ class CalibrationController(Controller):
             return _index(request, db_session, status_code=422, errors=_texts(request, exc.problems), form=form)
         return Redirect(f"/calibration/{row.id}", status_code=303)
 
-    @get("/{session_id:int}", name="calibration_session", sync_to_thread=True)
+    @get("/{session_id:str}", name="calibration_session", sync_to_thread=True)
     def show(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
-             session_id: FromPath[int]) -> Template:
-        return _show(request, db_session, session_id)
+             session_id: FromPath[str]) -> Template:
+        return _show(request, db_session, path_id(session_id))
 
-    def _step(self, request: Request[Any, Any, Any], db: Session, session_id: int, item_id: int,
+    def _step(self, request: Request[Any, Any, Any], db: Session, session_id: str, item_id: str,
               change: Any) -> Template | Redirect:
+        sid, iid = path_id(session_id), path_id(item_id)
         try:
-            change()
+            change(sid, iid)
             db.commit()
         except svc.CalibrationError as exc:
             db.rollback()
             _raise_status(exc)
-            return _show(request, db, session_id, status_code=422 if exc.status == 400 else exc.status,
-                         errors=_texts(request, exc.problems), item_id=item_id)
-        return Redirect(f"/calibration/{session_id}#item-{item_id}", status_code=303)
+            return _show(request, db, sid, status_code=422 if exc.status == 400 else exc.status,
+                         errors=_texts(request, exc.problems), item_id=iid)
+        return Redirect(f"/calibration/{sid}#item-{iid}", status_code=303)
 
-    @post("/{session_id:int}/items/{item_id:int}/score", name="calibration_score", sync_to_thread=True,
+    @post("/{session_id:str}/items/{item_id:str}/score", name="calibration_score", sync_to_thread=True,
           status_code=200)
     def score(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
-              session_id: FromPath[int], item_id: FromPath[int], data: Form) -> Template | Redirect:
+              session_id: FromPath[str], item_id: FromPath[str], data: Form) -> Template | Redirect:
         user = current_user(request)
-        return self._step(request, db_session, session_id, item_id, lambda: svc.score(
-            db_session, session_id, item_id, inspector=user.username, role=user.role, form=_multi(data)))
+        return self._step(request, db_session, session_id, item_id, lambda sid, iid: svc.score(
+            db_session, sid, iid, inspector=user.username, role=user.role, form=_multi(data)))
 
-    @post("/{session_id:int}/items/{item_id:int}/agree", name="calibration_agree", sync_to_thread=True,
+    @post("/{session_id:str}/items/{item_id:str}/agree", name="calibration_agree", sync_to_thread=True,
           status_code=200)
     def agree(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
-              session_id: FromPath[int], item_id: FromPath[int], data: Form) -> Template | Redirect:
+              session_id: FromPath[str], item_id: FromPath[str], data: Form) -> Template | Redirect:
         user = current_user(request)
-        return self._step(request, db_session, session_id, item_id, lambda: svc.agree(
-            db_session, session_id, item_id, actor=user.username, role=user.role, form=_multi(data)))
+        return self._step(request, db_session, session_id, item_id, lambda sid, iid: svc.agree(
+            db_session, sid, iid, actor=user.username, role=user.role, form=_multi(data)))
 
-    @post("/{session_id:int}/items/{item_id:int}/apply", name="calibration_apply", sync_to_thread=True,
+    @post("/{session_id:str}/items/{item_id:str}/apply", name="calibration_apply", sync_to_thread=True,
           status_code=200)
     def apply(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
-              session_id: FromPath[int], item_id: FromPath[int]) -> Template | Redirect:
+              session_id: FromPath[str], item_id: FromPath[str]) -> Template | Redirect:
         user = current_user(request)
-        return self._step(request, db_session, session_id, item_id, lambda: svc.apply(
-            db_session, session_id, item_id, actor=user.username, role=user.role, defer=defer_recompute(request)))
+        return self._step(request, db_session, session_id, item_id, lambda sid, iid: svc.apply(
+            db_session, sid, iid, actor=user.username, role=user.role, defer=defer_recompute(request)))
 
 
 CONTROLLERS = [CalibrationController]

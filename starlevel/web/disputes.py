@@ -30,6 +30,7 @@ from starlevel.services import disputes as svc
 from starlevel.web.auth import current_user, requires, session_factory_of
 from starlevel.web.background import defer_recompute
 from starlevel.web.i18n import fmt_date
+from starlevel.web.params import MAX_ID, int_or
 from starlevel.web.render import gettext, is_htmx, lang_of, render
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -95,6 +96,14 @@ def notices(request: Request[Any, Any, Any]) -> svc.Notices:
     return found
 
 
+def path_id(text: str) -> int:
+    """A record id from the URL: anything but a whole number from 1 to MAX_ID names no record."""
+    value = int_or(text, None, hi=MAX_ID)
+    if value is None:
+        raise NotFoundException(f"no record {text[:40]!r}")
+    return value
+
+
 def _own_agent_id(request: Request[Any, Any, Any]) -> str:
     agent_id = current_user(request).agent_id
     if not agent_id:
@@ -158,7 +167,7 @@ class AgentDisputesController(Controller):
              data: Form) -> Template | Redirect:
         user = current_user(request)
         raw_defect = _first(data, "defect_id")
-        defect_id = int(raw_defect) if raw_defect.isdigit() and len(raw_defect) < 12 else None
+        defect_id = int_or(raw_defect, None, hi=MAX_ID)
         inspection_id = _first(data, "inspection_id") if defect_id is None else None
         target = f"defect:{raw_defect}" if raw_defect else f"inspection:{_first(data, 'inspection_id')}"
         try:
@@ -173,20 +182,21 @@ class AgentDisputesController(Controller):
             return _inbox(request, db_session, status_code=422 if exc.status == 400 else exc.status, error=error)
         return Redirect(f"/me/disputes?filed={row.id}", status_code=303)
 
-    @post("/{dispute_id:int}/escalate", name="my_disputes_escalate", sync_to_thread=True, status_code=200)
+    @post("/{dispute_id:str}/escalate", name="my_disputes_escalate", sync_to_thread=True, status_code=200)
     def escalate(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
-                 dispute_id: FromPath[int], data: Form) -> Template | Redirect:
+                 dispute_id: FromPath[str], data: Form) -> Template | Redirect:
         user = current_user(request)
         agent_id = _own_agent_id(request)
+        did = path_id(dispute_id)
         try:
-            svc.escalate(db_session, dispute_id, agent_id=agent_id, actor=user.username, note=_first(data, "note"))
+            svc.escalate(db_session, did, agent_id=agent_id, actor=user.username, note=_first(data, "note"))
             _commit(db_session)
         except svc.DisputeError as exc:
             db_session.rollback()
             rows = svc.disputes_of_agent(db_session, agent_id, actor=user.username, mark_read=False)
             return render(request, "disputes/mine.html", partial="disputes/_mine.html",
                           status_code=422 if exc.status in (400, 409) else exc.status, rows=rows, filed="",
-                          row_error={"id": dispute_id, "message": problem_text(request, exc.problem)})
+                          row_error={"id": did, "message": problem_text(request, exc.problem)})
         return Redirect("/me/disputes", status_code=303)
 
 
@@ -212,21 +222,22 @@ class DisputeQueueController(Controller):
               agent: FromQuery[str] = "") -> Template:
         return _queue(request, db_session, svc.QueueFilters(status, month, inspector, agent))
 
-    @post("/{dispute_id:int}/decide", name="disputes_decide", sync_to_thread=True, status_code=200)
+    @post("/{dispute_id:str}/decide", name="disputes_decide", sync_to_thread=True, status_code=200)
     def decide(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
-               dispute_id: FromPath[int], data: Form) -> Template | Redirect:
+               dispute_id: FromPath[str], data: Form) -> Template | Redirect:
         user = current_user(request)
+        did = path_id(dispute_id)
         filters = svc.QueueFilters(_first(data, "status"), _first(data, "month"), _first(data, "inspector"),
                                    _first(data, "agent")).clean()
         try:
-            svc.decide(db_session, dispute_id, outcome=_first(data, "outcome"), note=_first(data, "note"),
+            svc.decide(db_session, did, outcome=_first(data, "outcome"), note=_first(data, "note"),
                        actor=user.username, role=user.role, defer=defer_recompute(request))
             _commit(db_session)
         except svc.DisputeError as exc:
             db_session.rollback()
             if exc.status == 404:
                 raise NotFoundException(str(exc.problem.key)) from exc
-            error = {"id": dispute_id, "message": problem_text(request, exc.problem), "note": _first(data, "note")}
+            error = {"id": did, "message": problem_text(request, exc.problem), "note": _first(data, "note")}
             return _queue(request, db_session, filters, status_code=422 if exc.status == 400 else exc.status,
                           row_error=error)
         if is_htmx(request):

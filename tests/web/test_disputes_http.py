@@ -161,3 +161,17 @@ def test_api_disputes(client, company) -> None:  # type: ignore[no-untyped-def]
     schema = client.get("/schema/openapi.json").json()
     assert {"/api/disputes", "/api/disputes/{dispute_id}/decide", "/api/disputes/{dispute_id}/escalate"} <= set(schema["paths"])
     assert "Roles: agent." in schema["paths"]["/api/disputes"]["post"]["description"]
+
+
+def test_hostile_ids_name_no_record(client, company) -> None:  # type: ignore[no-untyped-def]
+    huge = "9" * 30
+    login(client, *PASSWORDS["agent"])
+    assert post_form(client, f"/me/disputes/{huge}/escalate", {}).status_code == 404
+    assert post_form(client, "/me/disputes/%C2%B2/escalate", {}).status_code == 404
+    refused = post_form(client, "/me/disputes", {"defect_id": huge, "reason": "x"})
+    assert refused.status_code == 422  # neither a defect nor an inspection named
+    assert post_json(client, f"/api/disputes/{huge}/escalate", {}).status_code == 400
+    login(client, *QA2)
+    assert post_form(client, f"/disputes/{huge}/decide", {"outcome": "upheld"}).status_code == 404
+    assert client.get(f"/calibration/{huge}").status_code == 404
+    assert post_form(client, f"/calibration/1/items/{huge}/score", {}).status_code == 404
