@@ -30,12 +30,16 @@ from decimal import Decimal
 from sqlite3 import SQLITE_LIMIT_VARIABLE_NUMBER
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, tuple_, update
+import orjson
+from sqlalchemy import Connection, Table, Text, bindparam, cast, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect, MonthlyMetrics, utcnow
+from starlevel.domain.inputs import InputProblem, format_decimal, parse_input
 from starlevel.domain.model import CHANNELS
 from starlevel.services import audit
+from starlevel.services import rulebooks as rulebook_store
+from starlevel.services.metrics import inputs_of
 from starlevel.services.tabular import EXTRA, TableError, read_table
 from starlevel.services.tabular import Table as TabularTable
 
@@ -47,6 +51,7 @@ __all__ = [
     "ImportResult",
     "RowError",
     "import_table",
+    "metrics_columns",
 ]
 
 Kind = Literal["agents", "inspections", "metrics"]
@@ -58,6 +63,8 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "inspections": (("inspection_id", "agent_id", "contact_on", "channel", "contact_ref", "inspector", "defect_codes"), ()),
     "metrics": (("agent_id", "month", "satisfaction", "efficiency", "attitude", "complaints"), ()),
 }
+# (The metrics columns above are those of the default rulebook; the columns of a file are
+# those of the rulebooks loaded, see metrics_columns.)
 
 #: At most this many problems are listed; one more entry says how many were left out.
 MAX_ERRORS = 1000
@@ -78,9 +85,6 @@ _LIMITS = {
 
 _IF_NOT_EXISTS = re.compile(r"^(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+(?!IF\s)", re.IGNORECASE)
 _INT_RE = re.compile(r"^[0-9]+\Z")
-_DEC_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)?\Z")
-_CENT = Decimal("0.01")
-_HUNDRED = Decimal(100)
 
 
 # ------------------------------------------------------------------------------ results
@@ -186,17 +190,6 @@ def _employment_problem(what: str, month: str, info: _AgentInfo) -> str | None:
     if info.left_on is not None and month > info.leave_month:
         return f"{what} is after agent {info.agent_id}'s last month {info.leave_month} (left_on {info.left_on})"
     return None
-
-
-def _percent(text: str) -> Decimal | str:
-    if not _DEC_RE.match(text):
-        return f"{text!r} is not a decimal number from 0 to 100"
-    value = Decimal(text)
-    if value > _HUNDRED:
-        return f"{text!r} is above 100 (allowed: 0 to 100)"
-    if "." in text and len(text.split(".", 1)[1].rstrip("0")) > 2:
-        return f"{text!r} has more than 2 decimal places"
-    return value.quantize(_CENT)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -381,13 +374,18 @@ def import_table(
         raise ImportRejected([RowError(exc.row, exc.column, exc.problem)], filename=filename, kind=kind) from None
 
     errors = _Errors()
-    _check_header(kind, table.header, errors)
+    books: list[Any] = [rulebook]
+    columns = COLUMNS[kind]
+    if kind == "metrics":
+        books = rulebook_store.load_all(session) or books
+        columns = metrics_columns(books)
+    _check_header(kind, columns, table.header, errors)
     if errors:
         raise ImportRejected(errors.listing(), filename=filename, kind=kind)
 
     ctx = _Context(
         session=session, db=_Db(session), kind=kind, filename=filename, actor=actor, rulebook=rulebook,
-        today=today, errors=errors, progress=progress, estimated=table.estimated_rows,
+        today=today, errors=errors, progress=progress, estimated=table.estimated_rows, rulebooks=books,
     )
     runner = {"agents": _AgentsImport, "inspections": _InspectionsImport, "metrics": _MetricsImport}[kind](ctx)
     try:
@@ -402,8 +400,10 @@ def import_table(
     return runner.write()
 
 
-def _check_header(kind: str, header: list[str], errors: _Errors) -> None:
-    required, optional = COLUMNS[kind]
+def _check_header(
+    kind: str, columns: tuple[tuple[str, ...], tuple[str, ...]], header: list[str], errors: _Errors,
+) -> None:
+    required, optional = columns
     known = set(required) | set(optional)
     seen: set[str] = set()
     for i, name in enumerate(header, start=1):
@@ -431,6 +431,7 @@ class _Context:
     errors: _Errors
     progress: Callable[[int, int], None] | None
     estimated: int
+    rulebooks: list[Any] = field(default_factory=list)
     rows: int = 0
     reason: str = field(init=False)
 
@@ -918,18 +919,71 @@ class _InspectionsImport:
 
 
 # ----------------------------------------------------------------------------- metrics
+#
+# A metrics file has agent_id, month and one column per input declared by the rulebook in
+# force for each row's month. Values are checked by parse_input (as in the app's entry
+# form) and kept as the decimal strings that are stored.
 
-_METRIC_FIELDS = ("satisfaction", "efficiency", "attitude", "complaints")
+
+def metrics_columns(rulebooks: Sequence[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(required, optional) columns of a metrics file under ``rulebooks``: an input is a
+    required column when every version requires it, optional when only some declare it."""
+    keys: dict[str, None] = {}
+    required: set[str] | None = None
+    for rb in rulebooks:
+        specs = inputs_of(rb)
+        keys.update(dict.fromkeys(s.key for s in specs))
+        mine = {s.key for s in specs if s.required}
+        required = mine if required is None else required & mine
+    req = tuple(k for k in keys if k in (required or set()))
+    return ("agent_id", "month", *req), tuple(k for k in keys if k not in req)
+
+
+@dataclass
+class _InputPlan:
+    """How the rows of one rulebook version are read: (key, spec, cache) per input whose
+    column is in the file, the required inputs whose column is not, and the file's input
+    columns this version does not declare."""
+
+    version: int
+    present: list[tuple[str, Any, dict[str, Any]]]
+    absent_required: list[str]
+    foreign: list[str]
 
 
 class _MetricsImport:
     def __init__(self, ctx: _Context) -> None:
         self.ctx = ctx
-        # (agent_id, month) -> (row, satisfaction, efficiency, attitude, complaints)
-        self.rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+        # (agent_id, month) -> (row, {input key: decimal string})
+        self.rows: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
         self.new: list[tuple[str, str]] = []
-        self.changed: list[tuple[tuple[str, str], tuple[Any, ...]]] = []
+        self.changed: list[tuple[tuple[str, str], dict[str, str]]] = []
         self.unchanged = 0
+
+    def _plans(self, header: list[str]) -> Callable[[str], _InputPlan]:
+        books = self.ctx.rulebooks
+        columns = [c for c in header if c not in ("agent_id", "month")]
+        plans: dict[int, _InputPlan] = {}
+        by_month: dict[str, _InputPlan] = {}
+
+        def plan_for(month: str) -> _InputPlan:
+            plan = by_month.get(month)
+            if plan is None:
+                rb = rulebook_store.for_month(books, month)
+                plan = plans.get(rb.version)
+                if plan is None:
+                    specs = inputs_of(rb)
+                    keys = {s.key for s in specs}
+                    plan = plans[rb.version] = _InputPlan(
+                        rb.version,
+                        [(s.key, s, {}) for s in specs if s.key in header],
+                        [s.key for s in specs if s.required and s.key not in header],
+                        [c for c in columns if c not in keys],
+                    )
+                by_month[month] = plan
+            return plan
+
+        return plan_for
 
     def check(self, table: TabularTable) -> None:
         rows = table.rows
@@ -938,7 +992,8 @@ class _MetricsImport:
         agents = ctx.db.load_agents()
         current = _month_text(ctx.today)
         month_cache: dict[str, str | None] = {}
-        pct_cache: dict[str, Decimal | str] = {}
+        plan_for = self._plans(table.header)
+        reported: set[tuple[int, str]] = set()
         by_key = self.rows
         n = 0
         for row, rec in rows:
@@ -970,45 +1025,55 @@ class _MetricsImport:
             if problem is not None:
                 err(row, "month", problem)
                 bad = True
-            elif info is not None:
-                problem = _employment_problem(month, month, info)
-                if problem is not None:
-                    err(row, "month", problem)
-                    bad = True
-            values: list[Any] = [row]
-            for column in ("satisfaction", "efficiency"):
+                # The values are still checked, against the newest rulebook.
+                plan = plan_for("9999-12")
+            else:
+                plan = plan_for(month)
+                if info is not None:
+                    problem = _employment_problem(month, month, info)
+                    if problem is not None:
+                        err(row, "month", problem)
+                        bad = True
+            for column in plan.absent_required:
+                bad = True
+                if (plan.version, column) not in reported:
+                    reported.add((plan.version, column))
+                    err(row, column, f"required column is missing from the header (rulebook version "
+                                     f"{plan.version}, in force for {month}, declares this input)")
+            for column in plan.foreign:
                 text = rec[column].strip()
-                v = pct_cache.get(text)
-                if v is None:
-                    v = pct_cache[text] = _percent(text) if text else "is empty; a value is required"
-                if v.__class__ is str:
-                    err(row, column, v)  # type: ignore[arg-type]
+                if text:
+                    err(row, column, f"{text!r}: {column} is not an input of rulebook version {plan.version}, "
+                                     f"in force for {month}; leave the cell empty")
                     bad = True
-                values.append(v)
-            text = rec["attitude"].strip()
-            if _INT_RE.match(text) and 1 <= int(text) <= 5:
-                values.append(int(text))
-            else:
-                err(row, "attitude", f"{text!r} is not a whole number from 1 to 5" if text
-                    else "is empty; a value is required")
-                bad = True
-            text = rec["complaints"].strip()
-            if _INT_RE.match(text):
-                values.append(int(text))
-            else:
-                err(row, "complaints", f"{text!r} is not a whole number (0 or more)" if text
-                    else "is empty; a value is required")
-                bad = True
+            values: dict[str, str] = {}
+            for key, spec, cache in plan.present:
+                text = rec[key]
+                v = cache.get(text)
+                if v is None:
+                    stripped = text.strip()
+                    if not stripped and not spec.required:
+                        v = cache[text] = ""
+                    else:
+                        parsed = parse_input(spec, stripped)
+                        v = cache[text] = parsed if parsed.__class__ is InputProblem else format_decimal(parsed)
+                if v.__class__ is str:
+                    if v:
+                        values[key] = v
+                else:
+                    err(row, key, str(v))
+                    bad = True
             if bad:
                 continue
             key = (agent_id, month)
             first = by_key.get(key)
             if first is None:
-                by_key[key] = tuple(values)
-            elif first[1:] == tuple(values[1:]):
+                by_key[key] = (row, values)
+            elif first[1] == values:
                 self.unchanged += 1
             else:
-                column = _METRIC_FIELDS[next(i for i in range(4) if first[i + 1] != values[i + 1])]
+                old = first[1]
+                column = next(k for k in dict.fromkeys([*old, *values]) if old.get(k) != values.get(k))
                 err(row, column, f"agent {agent_id} month {month} appears again with a different {column} "
                                  f"(first at row {first[0]}); each agent-month may appear only once")
         ctx.finish_checking(n)
@@ -1017,20 +1082,20 @@ class _MetricsImport:
         ctx = self.ctx
         db = ctx.db
         t = MonthlyMetrics.__table__
-        existing: dict[tuple[str, str], tuple[Any, ...]] = {}
+        existing: dict[tuple[str, str], dict[str, str]] = {}
         if self.rows and not db.is_empty(t):
             months = sorted({m for _, m in self.rows})
-            cols = (t.c.agent_id, t.c.month, t.c.satisfaction, t.c.efficiency, t.c.attitude, t.c.complaints)
+            loads = orjson.loads
             for chunk in _chunks(months, db.id_chunk):
-                for r in db.conn.execute(select(*cols).where(t.c.month.in_(chunk))):
-                    key = (r[0], r[1])
-                    if key in self.rows:
-                        existing[key] = tuple(r[2:])
-        for key, values in self.rows.items():
+                q = select(t.c.agent_id, t.c.month, cast(t.c["values"], Text)).where(t.c.month.in_(chunk))
+                for a, m, text in db.conn.execute(q):
+                    if (a, m) in self.rows:
+                        existing[(a, m)] = loads(text)
+        for key, (_row, values) in self.rows.items():
             old = existing.get(key)
             if old is None:
                 self.new.append(key)
-            elif old == values[1:]:
+            elif old == values:
                 self.unchanged += 1
             else:
                 self.changed.append((key, old))
@@ -1040,29 +1105,28 @@ class _MetricsImport:
         db = ctx.db
         t = MonthlyMetrics.__table__
         now = utcnow()
-        b_dec = db.binder(t.c.satisfaction)
         b_now = db.binder(t.c.updated_at)(now)
         rows = self.rows
         months: list[str] = []
         if self.new:
+            dumps = orjson.dumps
             db.insert_many(
-                t, ("agent_id", "month", "satisfaction", "efficiency", "attitude", "complaints", "updated_at"),
-                [(a, m, b_dec(rows[(a, m)][1]), b_dec(rows[(a, m)][2]), rows[(a, m)][3], rows[(a, m)][4], b_now)
-                 for a, m in self.new],
+                t, ("agent_id", "month", "values", "updated_at"),
+                [(a, m, dumps(rows[(a, m)][1]).decode(), b_now) for a, m in self.new],
             )
             months.append(min(m for _, m in self.new))
         if self.changed:
             stmt = (update(t).where(t.c.agent_id == bindparam("k_agent_id"), t.c.month == bindparam("k_month"))
-                    .values({f: bindparam(f"v_{f}") for f in _METRIC_FIELDS} | {"updated_at": now}))
+                    .values({"values": bindparam("v_values", type_=t.c["values"].type), "updated_at": now}))
             params = []
             entries = []
             for (agent_id, month), old in self.changed:
-                values = rows[(agent_id, month)][1:]
-                params.append({"k_agent_id": agent_id, "k_month": month}
-                              | {f"v_{f}": v for f, v in zip(_METRIC_FIELDS, values)})
+                values = rows[(agent_id, month)][1]
+                params.append({"k_agent_id": agent_id, "k_month": month, "v_values": values})
                 months.append(month)
-                before = {f: _iso(o) for f, o, v in zip(_METRIC_FIELDS, old, values) if o != v}
-                after = {f: _iso(v) for f, o, v in zip(_METRIC_FIELDS, old, values) if o != v}
+                keys = [k for k in dict.fromkeys([*old, *values]) if old.get(k) != values.get(k)]
+                before = {k: old[k] for k in keys if k in old}
+                after = {k: values[k] for k in keys if k in values}
                 entries.append(audit.Entry(ctx.actor, "update", "metrics", f"{agent_id}/{month}", reason=ctx.reason,
                                            detail={"before": before, "after": after, "filename": ctx.filename}))
             db.conn.execute(stmt, params)
