@@ -87,11 +87,11 @@ def test_0002_carries_the_four_metrics_over_and_back(blank_url):
         # The engine's loader reads them as exact decimals.
         from starlevel.db.engine import make_session_factory
         from starlevel.services.recompute import load_metrics
-        from starlevel.services.metrics import make_metrics
+        from starlevel.domain.model import Metrics
 
         with make_session_factory(eng)() as session:
             loaded = load_metrics(session, "2024-01")
-        assert loaded[("A1", "2024-02")] == make_metrics("A1", "2024-02", {
+        assert loaded[("A1", "2024-02")] == Metrics("A1", "2024-02", {
             "satisfaction": Decimal("100.00"), "efficiency": Decimal("0.00"),
             "attitude": Decimal(1), "complaints": Decimal(12)})
     finally:

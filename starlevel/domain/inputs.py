@@ -1,15 +1,9 @@
-"""Reading one monthly input value as the rulebook declares it.
+"""Monthly inputs declared by a rulebook: kinds, ranges and the parsing of one value.
 
-:func:`parse_input` turns the text of one cell (a file's, or a form field's) into the
-exact :class:`~decimal.Decimal` the engine reads, or an :class:`InputProblem` saying what
-is wrong with it. The importer and the app's entry form both use it, so a value is
-accepted or refused the same way wherever it comes from.
-
-A value is written in plain decimal notation (``92.5``, ``4``, ``-3.25``; no exponent, no
-thousands separators). It may have at most ``spec.decimals`` places and is returned
-quantized to exactly that many (``92.5`` -> ``92.50`` for two places), so equal values
-are stored the same way whichever way they were typed. ``yesno`` inputs also take
-yes/no, y/n, true/false and 是/否.
+A rulebook names its monthly inputs (``[[inputs]]``). Each has a kind that brings a default
+range and number of decimal places; the rulebook may narrow them. :func:`parse_input` turns
+the text of one cell (an import, a form field) into a ``Decimal`` or an
+:class:`InputProblem` with a code and parameters, rendered in either language by the caller.
 """
 
 from __future__ import annotations
@@ -19,117 +13,138 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["MAX_INPUT_LENGTH", "InputProblem", "format_decimal", "parse_input"]
+__all__ = ["INPUT_KINDS", "InputProblem", "InputSpec", "LEGACY_INPUTS", "format_decimal", "parse_input"]
 
-#: Longer cell texts are refused before any parsing.
-MAX_INPUT_LENGTH = 32
+#: kind -> (min, max, decimals) defaults
+INPUT_KINDS: dict[str, tuple[Decimal | None, Decimal | None, int]] = {
+    "score": (Decimal(0), Decimal(100), 2),
+    "percent": (Decimal(0), None, 2),
+    "seconds": (Decimal(0), None, 2),
+    "count": (Decimal(0), None, 0),
+    "rating": (Decimal(1), Decimal(5), 0),
+    "yesno": (Decimal(0), Decimal(1), 0),
+    "money": (Decimal(0), None, 2),
+    "number": (None, None, 4),
+}
 
-_NUMBER = re.compile(r"^(-?)([0-9]+)(?:\.([0-9]+))?\Z")
-_YES = frozenset({"yes", "y", "true", "是"})
-_NO = frozenset({"no", "n", "false", "否"})
-_QUANTUM = {n: Decimal(1).scaleb(-n) for n in range(0, 11)}
+_NUMBER = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$")
 
 
-def format_decimal(value: Decimal) -> str:
-    """``value`` in plain notation (never ``1E+2``)."""
-    text = str(value)
-    return format(value, "f") if "E" in text else text
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """One monthly input: ``key`` is its column in the metrics file."""
+
+    key: str
+    kind: str
+    name_zh: str = ""
+    name_en: str = ""
+    min: Decimal | None = None
+    max: Decimal | None = None
+    decimals: int = 2
+    required: bool = True
+    allowed: tuple[Decimal, ...] = ()
+
+    def name(self, lang: str) -> str:
+        return (self.name_zh if lang == "zh" else self.name_en) or self.key
 
 
 @dataclass(frozen=True, slots=True)
 class InputProblem:
-    """Why a text is not a valid value of an input. ``code`` is stable (for translation);
-    ``params`` holds the figures the message names; ``str()`` is the English message."""
+    """Why a cell is not a valid value. ``template`` is the English message id."""
 
     code: str
+    template: str
     params: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        p = dict(self.params)
-        p["text"] = repr(p.get("text", ""))
-        if self.code == "not_allowed":
-            p["allowed"] = ", ".join(p["allowed"])
-        elif self.code not in _MESSAGES or p.get("decimals", 0) == 0 and self.code in _NUMBER_CODES:
-            # Every number problem of a whole-number input reads the same way.
-            return f"{p['text']} is not a whole number{_range_phrase(p)}"
-        if self.code in ("below_min", "above_max"):
-            p["allowed"] = _range_text(p)
-        elif self.code == "not_number":
-            p["range"] = _range_phrase(p)
-        return _MESSAGES[self.code].format(**p)
+        return self.template.format(**self.params)
 
 
-#: English message per problem code (``{text}`` is the quoted cell text).
-_MESSAGES = {
-    "empty": "is empty; a value is required",
-    "too_long": "is {length} characters long; at most {limit} are allowed",
-    "not_yesno": "{text} is not yes or no (1 or 0)",
-    "not_allowed": "{text} is not one of the allowed values ({allowed})",
-    "places": "{text} has more than {decimals} decimal places",
-    "below_min": "{text} is below {min} (allowed: {allowed})",
-    "above_max": "{text} is above {max} (allowed: {allowed})",
-    "not_number": "{text} is not a decimal number{range}",
-}
-_NUMBER_CODES = frozenset({"places", "below_min", "above_max", "not_number"})
+#: Inputs of a rulebook that declares none: the four metrics of the default scheme.
+LEGACY_INPUTS: tuple[InputSpec, ...] = (
+    InputSpec("satisfaction", "score", "客户满意度", "Satisfaction", Decimal(0), Decimal(100), 2),
+    InputSpec("efficiency", "score", "工作效率", "Efficiency", Decimal(0), Decimal(100), 2),
+    InputSpec("attitude", "rating", "态度评分", "Attitude rating", Decimal(1), Decimal(5), 0),
+    InputSpec("complaints", "count", "有效投诉", "Valid complaints", Decimal(0), None, 0),
+)
 
 
-def _range_text(p: dict[str, Any]) -> str:
-    lo, hi = p.get("min"), p.get("max")
+def _range_text(spec: InputSpec) -> str:
+    lo, hi = spec.min, spec.max
     if lo is not None and hi is not None:
         return f"{lo} to {hi}"
-    return f"{lo} or more" if lo is not None else f"at most {hi}"
+    if lo is not None:
+        return f"{lo} or more"
+    if hi is not None:
+        return f"up to {hi}"
+    return "any number"
 
 
-def _range_phrase(p: dict[str, Any]) -> str:
-    if p.get("min") is not None and p.get("max") is not None:
-        return f" from {p['min']} to {p['max']}"
-    return f" ({_range_text(p)})" if p.get("min") is not None or p.get("max") is not None else ""
+def _range_phrase(spec: InputSpec) -> str:
+    """`` from 1 to 5`` / `` (0 or more)`` / nothing: appended to "is not a … number"."""
+    if spec.min is not None and spec.max is not None:
+        return f" from {spec.min} to {spec.max}"
+    if spec.min is None and spec.max is None:
+        return ""
+    return f" ({_range_text(spec)})"
 
 
-def _problem(code: str, spec: Any, text: str, **extra: Any) -> InputProblem:
-    params: dict[str, Any] = {
-        "text": text,
-        "decimals": spec.decimals,
-        "min": None if spec.min is None else format_decimal(spec.min),
-        "max": None if spec.max is None else format_decimal(spec.max),
-    }
-    params.update(extra)
-    return InputProblem(code, params)
+def _not_a_number(spec: InputSpec, text: str) -> InputProblem:
+    params = {"value": text, "range": _range_phrase(spec)}
+    if spec.kind in ("count", "rating", "yesno") or spec.decimals == 0:
+        return InputProblem("input.not_whole", "{value!r} is not a whole number{range}", params)
+    return InputProblem("input.not_number", "{value!r} is not a decimal number{range}", params)
 
 
-def parse_input(spec: Any, text: str) -> Decimal | InputProblem:
-    """The value of ``text`` for the input ``spec`` (an ``InputSpec``), or the problem."""
-    text = text.strip()
-    if not text:
-        return InputProblem("empty", {})
-    if len(text) > MAX_INPUT_LENGTH:
-        return InputProblem("too_long", {"length": len(text), "limit": MAX_INPUT_LENGTH})
+def parse_input(spec: InputSpec, text: str) -> Decimal | InputProblem:
+    """The value of one cell, or why it is not one. ``text`` is stripped by the caller;
+    an empty text is a problem here (the caller decides whether the input is optional).
+
+    The value is returned with exactly ``spec.decimals`` places (``92.5`` -> ``92.50``),
+    so a value is stored the same way however it was typed, and importing a file again
+    compares equal. A minus sign where the range starts at 0 or above, and every problem
+    of a whole-number input, read as "is not a … number" with the range."""
+    if text == "":
+        return InputProblem("input.empty", "is empty; a value is required")
     if spec.kind == "yesno":
         low = text.lower()
-        if low in _YES:
+        if low in ("yes", "y", "true", "是"):
             text = "1"
-        elif low in _NO:
+        elif low in ("no", "n", "false", "否"):
             text = "0"
-        elif text not in ("0", "1"):
-            return InputProblem("not_yesno", {"text": text})
-    m = _NUMBER.match(text)
-    lo, hi = spec.min, spec.max
-    if m is None or (m.group(1) and lo is not None and lo >= 0):
-        return _problem("not_number", spec, text)
-    places = m.group(3)
-    decimals = spec.decimals
-    if places is not None and len(places.rstrip("0")) > decimals:
-        return _problem("places", spec, text)
+    if not _NUMBER.match(text) or (text[0] == "-" and spec.min is not None and spec.min >= 0):
+        return _not_a_number(spec, text)
     value = Decimal(text)
-    if lo is not None and value < lo:
-        return _problem("below_min", spec, text)
-    if hi is not None and value > hi:
-        return _problem("above_max", spec, text)
-    quantum = _QUANTUM.get(decimals) or Decimal(1).scaleb(-decimals)
-    try:
-        value = abs(value.quantize(quantum)) if value.is_zero() else value.quantize(quantum)
-    except InvalidOperation:  # more digits than a decimal context holds
-        return _problem("not_number", spec, text)
+    places = len(text.split(".", 1)[1].rstrip("0")) if "." in text else 0
+    if places > spec.decimals:
+        if spec.decimals == 0:
+            return _not_a_number(spec, text)
+        return InputProblem(
+            "input.decimals", "{value!r} has more than {places} decimal places", {"value": text, "places": spec.decimals}
+        )
+    below = spec.min is not None and value < spec.min
+    if below or (spec.max is not None and value > spec.max):
+        if spec.decimals == 0:
+            return _not_a_number(spec, text)
+        bound = spec.min if below else spec.max
+        return InputProblem(
+            "input.range", "{value!r} is " + ("below" if below else "above") + " {bound} (allowed: {range})",
+            {"value": text, "bound": str(bound), "range": _range_text(spec)},
+        )
     if spec.allowed and value not in spec.allowed:
-        return InputProblem("not_allowed", {"text": text, "allowed": [format_decimal(a) for a in spec.allowed]})
-    return value
+        return InputProblem(
+            "input.allowed",
+            "{value!r} is not one of the allowed values ({allowed})",
+            {"value": text, "allowed": ", ".join(str(a) for a in spec.allowed)},
+        )
+    try:
+        value = value.quantize(Decimal(1).scaleb(-spec.decimals))
+    except InvalidOperation:  # more digits than a decimal context holds
+        return _not_a_number(spec, text)
+    return abs(value) if value.is_zero() else value
+
+
+def format_decimal(value: Decimal) -> str:
+    """``value`` in plain notation (never ``1E+2``), as values are stored."""
+    text = str(value)
+    return format(value, "f") if "E" in text else text

@@ -39,7 +39,6 @@ from starlevel.domain.inputs import InputProblem, format_decimal, parse_input
 from starlevel.domain.model import CHANNELS
 from starlevel.services import audit
 from starlevel.services import rulebooks as rulebook_store
-from starlevel.services.metrics import inputs_of
 from starlevel.services.tabular import EXTRA, TableError, read_table
 from starlevel.services.tabular import Table as TabularTable
 
@@ -931,7 +930,7 @@ def metrics_columns(rulebooks: Sequence[Any]) -> tuple[tuple[str, ...], tuple[st
     keys: dict[str, None] = {}
     required: set[str] | None = None
     for rb in rulebooks:
-        specs = inputs_of(rb)
+        specs = rb.inputs
         keys.update(dict.fromkeys(s.key for s in specs))
         mine = {s.key for s in specs if s.required}
         required = mine if required is None else required & mine
@@ -972,7 +971,7 @@ class _MetricsImport:
                 rb = rulebook_store.for_month(books, month)
                 plan = plans.get(rb.version)
                 if plan is None:
-                    specs = inputs_of(rb)
+                    specs = rb.inputs
                     keys = {s.key for s in specs}
                     plan = plans[rb.version] = _InputPlan(
                         rb.version,

@@ -9,7 +9,6 @@ come from the rulebook in force for that month; every value is checked by
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from starlevel.db.models import Agent as AgentRow
 from starlevel.db.models import MonthlyMetrics, utcnow
 from starlevel.domain import months as M
 from starlevel.domain.inputs import InputProblem, format_decimal, parse_input
-from starlevel.domain.model import Metrics
 from starlevel.services import audit
 from starlevel.services import rulebooks as rulebook_store
 
@@ -32,8 +30,6 @@ __all__ = [
     "EntryRejected",
     "MonthInputs",
     "dumps_values",
-    "inputs_of",
-    "make_metrics",
     "month_inputs",
     "save_inputs",
     "template_csv",
@@ -41,49 +37,6 @@ __all__ = [
 
 #: Longest reason accepted for a correction.
 MAX_REASON = 500
-
-
-# ------------------------------------------------------------ shims until main has them
-# The domain rewrite gives Rulebook.inputs (InputSpec records) and Metrics(agent_id, month,
-# values). Until it lands here, the legacy four inputs are declared locally and Metrics
-# is built in whichever shape the domain has.
-
-@dataclass(frozen=True, slots=True)
-class _InputSpec:
-    key: str
-    kind: str
-    name_zh: str
-    name_en: str
-    min: Decimal | None
-    max: Decimal | None
-    decimals: int
-    required: bool = True
-    allowed: tuple[Decimal, ...] = ()
-
-
-_LEGACY_INPUTS = (
-    _InputSpec("satisfaction", "score", "满意度", "Satisfaction", Decimal(0), Decimal(100), 2),
-    _InputSpec("efficiency", "score", "效率", "Efficiency", Decimal(0), Decimal(100), 2),
-    _InputSpec("attitude", "rating", "服务态度", "Attitude", Decimal(1), Decimal(5), 0),
-    _InputSpec("complaints", "count", "有效投诉", "Complaints", Decimal(0), None, 0),
-)
-
-_GENERIC_METRICS = any(f.name == "values" for f in dataclasses.fields(Metrics))
-
-
-def inputs_of(rb: Any) -> tuple[Any, ...]:
-    """The inputs ``rb`` declares, in its order."""
-    declared = getattr(rb, "inputs", None)
-    return tuple(declared) if declared else _LEGACY_INPUTS
-
-
-def make_metrics(agent_id: str, month: str, values: Mapping[str, Decimal]) -> Metrics:
-    if _GENERIC_METRICS:
-        return Metrics(agent_id, month, values)  # type: ignore[call-arg]
-    return Metrics(  # type: ignore[call-arg]
-        agent_id, month, values["satisfaction"], values["efficiency"],
-        int(values["attitude"]), int(values["complaints"]),
-    )
 
 
 # ------------------------------------------------------------------------ storage
@@ -149,7 +102,7 @@ def month_inputs(session: Session, agent_id: str, month: str) -> MonthInputs:
     stored = row.values if row is not None else {}
     return MonthInputs(
         agent.agent_id, agent.name, month, rb.version,
-        tuple(InputField(spec, stored.get(spec.key)) for spec in inputs_of(rb)),
+        tuple(InputField(spec, stored.get(spec.key)) for spec in rb.inputs),
         exists=row is not None, updated_at=row.updated_at if row is not None else None,
     )
 
@@ -169,7 +122,7 @@ def save_inputs(
         text = (texts.get(spec.key) or "").strip()
         if not text:
             if spec.required:
-                problems[spec.key] = InputProblem("empty", {})
+                problems[spec.key] = parse_input(spec, "")
             continue
         parsed = parse_input(spec, text)
         if isinstance(parsed, InputProblem):
@@ -213,7 +166,7 @@ def template_csv(session: Session, month: str | None = None) -> bytes:
     the rulebook in force for ``month`` (the newest one without a month)."""
     rb = rulebook_store.current(session, month)
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(["agent_id", "month", *(s.key for s in inputs_of(rb))])
+    csv.writer(out, lineterminator="\n").writerow(["agent_id", "month", *(s.key for s in rb.inputs)])
     return out.getvalue().encode("utf-8")
 
 

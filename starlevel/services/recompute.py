@@ -35,7 +35,6 @@ from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_nee
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
 from starlevel.domain.rulebook import Rulebook
 from starlevel.services import rulebooks as rulebook_store
-from starlevel.services.metrics import make_metrics
 
 HUNDRED = Decimal(100)
 INSERT_CHUNK = 5000
@@ -226,7 +225,7 @@ def load_metrics(
             if d is None:
                 d = decimals[v] = Decimal(v)
             values[k] = d
-        out[(aid, month)] = make_metrics(aid, month, values)
+        out[(aid, month)] = Metrics(aid, month, values)
     return out
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from starlevel.domain.ladder import RULE_EVENT, RULES, evaluate, prior_months_needed, rulebook_for
-from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult
+from starlevel.domain.model import Agent, HrDecision, Metrics, legacy_metrics, MonthEvidence, MonthResult
 from starlevel.domain.months import add_months, month_index, month_of, months_between
 from starlevel.domain.rulebook import Rulebook
 from starlevel.domain.scoring import month_scores
@@ -111,7 +111,7 @@ def cases(draw: st.DrawFn) -> Case:
                     red_line_codes=("T3-01",) if rnd.randrange(20) == 0 else (),
                 )
             if good or rnd.randrange(10) > 0:
-                metrics[a.agent_id, m] = Metrics(
+                metrics[a.agent_id, m] = legacy_metrics(
                     a.agent_id,
                     m,
                     satisfaction=rnd.choice(metric_choices),
