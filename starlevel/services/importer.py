@@ -940,14 +940,14 @@ def metrics_columns(rulebooks: Sequence[Any]) -> tuple[tuple[str, ...], tuple[st
 
 @dataclass
 class _InputPlan:
-    """How the rows of one rulebook version are read: (key, spec, cache) per input whose
-    column is in the file, the required inputs whose column is not, and the file's input
-    columns this version does not declare."""
+    """How the rows of one rulebook version are read: (key, spec, cell position, cache) per
+    input whose column is in the file, the required inputs whose column is not, and the
+    file's input columns (name, position) this version does not declare."""
 
     version: int
-    present: list[tuple[str, Any, dict[str, Any]]]
+    present: list[tuple[str, Any, int, dict[str, Any]]]
     absent_required: list[str]
-    foreign: list[str]
+    foreign: list[tuple[str, int]]
 
 
 class _MetricsImport:
@@ -955,53 +955,53 @@ class _MetricsImport:
         self.ctx = ctx
         # (agent_id, month) -> (row, {input key: decimal string})
         self.rows: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
-        self.new: list[tuple[str, str]] = []
+        self.new: list[tuple[str, str, dict[str, str]]] = []
         self.changed: list[tuple[tuple[str, str], dict[str, str]]] = []
         self.unchanged = 0
 
-    def _plans(self, header: list[str]) -> Callable[[str], _InputPlan]:
+    def _planner(self, header: list[str]) -> Callable[[str], _InputPlan]:
+        """month -> how to read its rows (one plan per rulebook version)."""
         books = self.ctx.rulebooks
+        position = {name: i for i, name in enumerate(header)}
         columns = [c for c in header if c not in ("agent_id", "month")]
         plans: dict[int, _InputPlan] = {}
-        by_month: dict[str, _InputPlan] = {}
 
         def plan_for(month: str) -> _InputPlan:
-            plan = by_month.get(month)
+            rb = rulebook_store.for_month(books, month)
+            plan = plans.get(rb.version)
             if plan is None:
-                rb = rulebook_store.for_month(books, month)
-                plan = plans.get(rb.version)
-                if plan is None:
-                    specs = rb.inputs
-                    keys = {s.key for s in specs}
-                    plan = plans[rb.version] = _InputPlan(
-                        rb.version,
-                        [(s.key, s, {}) for s in specs if s.key in header],
-                        [s.key for s in specs if s.required and s.key not in header],
-                        [c for c in columns if c not in keys],
-                    )
-                by_month[month] = plan
+                keys = {s.key for s in rb.inputs}
+                plan = plans[rb.version] = _InputPlan(
+                    rb.version,
+                    [(s.key, s, position[s.key], {}) for s in rb.inputs if s.key in position],
+                    [s.key for s in rb.inputs if s.required and s.key not in position],
+                    [(c, position[c]) for c in columns if c not in keys],
+                )
             return plan
 
         return plan_for
 
     def check(self, table: TabularTable) -> None:
-        rows = table.rows
         ctx = self.ctx
         err = ctx.errors.add
         agents = ctx.db.load_agents()
         current = _month_text(ctx.today)
+        header = table.header
+        width = len(header)
+        i_agent, i_month = header.index("agent_id"), header.index("month")
         month_cache: dict[str, str | None] = {}
-        plan_for = self._plans(table.header)
+        plan_for = self._planner(header)
+        plans: dict[str, _InputPlan] = {}
         reported: set[tuple[int, str]] = set()
         by_key = self.rows
         n = 0
-        for row, rec in rows:
+        for row, cells in table.records:
             n += 1
             if n % PROGRESS_EVERY == 0:
                 ctx.tick(n)
-            bad = _extra_cells(ctx, row, rec.get(EXTRA))
-            agent_id = rec["agent_id"].strip()
-            month = rec["month"].strip()
+            bad = _extra_cells(ctx, row, cells[width:]) if len(cells) > width else False
+            agent_id = cells[i_agent].strip()
+            month = cells[i_month].strip()
             info = agents.get(agent_id)
             if info is None:
                 if not agent_id:
@@ -1021,33 +1021,33 @@ class _MetricsImport:
                     if problem is None and month > current:
                         problem = f"{month} is after the current month {current}"
                 month_cache[month] = problem
+                plans[month] = plan_for(month if problem is None else "9999-12")
+            plan = plans[month]
             if problem is not None:
+                # The values are still checked, against the newest rulebook.
                 err(row, "month", problem)
                 bad = True
-                # The values are still checked, against the newest rulebook.
-                plan = plan_for("9999-12")
-            else:
-                plan = plan_for(month)
-                if info is not None:
-                    problem = _employment_problem(month, month, info)
-                    if problem is not None:
-                        err(row, "month", problem)
-                        bad = True
-            for column in plan.absent_required:
+            elif info is not None:
+                problem = _employment_problem(month, month, info)
+                if problem is not None:
+                    err(row, "month", problem)
+                    bad = True
+            if plan.absent_required:
                 bad = True
-                if (plan.version, column) not in reported:
-                    reported.add((plan.version, column))
-                    err(row, column, f"required column is missing from the header (rulebook version "
-                                     f"{plan.version}, in force for {month}, declares this input)")
-            for column in plan.foreign:
-                text = rec[column].strip()
+                for column in plan.absent_required:
+                    if (plan.version, column) not in reported:
+                        reported.add((plan.version, column))
+                        err(row, column, f"required column is missing from the header (rulebook version "
+                                         f"{plan.version}, in force for {month}, declares this input)")
+            for column, i in plan.foreign:
+                text = cells[i].strip()
                 if text:
                     err(row, column, f"{text!r}: {column} is not an input of rulebook version {plan.version}, "
                                      f"in force for {month}; leave the cell empty")
                     bad = True
             values: dict[str, str] = {}
-            for key, spec, cache in plan.present:
-                text = rec[key]
+            for key, spec, i, cache in plan.present:
+                text = cells[i]
                 v = cache.get(text)
                 if v is None:
                     stripped = text.strip()
@@ -1093,7 +1093,7 @@ class _MetricsImport:
         for key, (_row, values) in self.rows.items():
             old = existing.get(key)
             if old is None:
-                self.new.append(key)
+                self.new.append((*key, values))
             elif old == values:
                 self.unchanged += 1
             else:
@@ -1111,9 +1111,9 @@ class _MetricsImport:
             dumps = orjson.dumps
             db.insert_many(
                 t, ("agent_id", "month", "values", "updated_at"),
-                [(a, m, dumps(rows[(a, m)][1]).decode(), b_now) for a, m in self.new],
+                [(a, m, dumps(values).decode(), b_now) for a, m, values in self.new],
             )
-            months.append(min(m for _, m in self.new))
+            months.append(min(m for _, m, _v in self.new))
         if self.changed:
             stmt = (update(t).where(t.c.agent_id == bindparam("k_agent_id"), t.c.month == bindparam("k_month"))
                     .values({"values": bindparam("v_values", type_=t.c["values"].type), "updated_at": now}))
