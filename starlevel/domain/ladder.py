@@ -1027,8 +1027,7 @@ def _run(
             aid = st.aid
             level = st.level
             if level < 0:
-                lvl = st.agent.initial_level
-                level = st.level = min_level if lvl < min_level else max_level if lvl > max_level else lvl
+                level = st.level = info.rb.starting_level(st.agent.initial_level)
                 st.since = mi
                 st.counter = 0
             elif level > max_level:  # a later rulebook version with fewer levels

@@ -378,6 +378,7 @@ class Rulebook:
     commission: Commission | None = None
     periods: tuple[Period, ...] = ()
     awards: tuple[Award, ...] = ()
+    start_level: int | None = None
     # Lookup tables derived from the fields above (not part of equality).
     _defects: dict[str, DefectType] = field(init=False, repr=False, compare=False)
     _tiers: dict[int, Tier] = field(init=False, repr=False, compare=False)
@@ -461,6 +462,14 @@ class Rulebook:
         if level == 0:
             return "无星" if lang == "zh" else "No star"
         return f"{level}★"
+
+    def starting_level(self, initial_level: int) -> int:
+        """The level a hire starts at: the agent's ``initial_level``, except that a rulebook
+        with ``start_level`` starts everyone there unless HR set an experienced hire above 1."""
+        lvl = initial_level
+        if self.start_level is not None and initial_level <= 1:
+            lvl = self.start_level
+        return min(max(lvl, self.min_level), self.max_level)
 
     @property
     def is_direct(self) -> bool:
@@ -723,7 +732,7 @@ _TOP_KEYS = (
 _RULEBOOK_KEYS = (
     "name_en", "name_zh", "levels", "level_labels", "tracks", "pass_mark", "min_inspections",
     "probation_months", "inspection_base", "error_tier", "approval_required", "cadence_months",
-    "summary_zh", "summary_en", "source", "notes_zh", "notes_en", "complaints_input",
+    "summary_zh", "summary_en", "source", "notes_zh", "notes_en", "complaints_input", "start_level",
 )  # fmt: skip
 
 
@@ -759,6 +768,7 @@ def _section_head(r: _Reader, doc: Mapping[str, Any], out: _Parsed) -> None:
         elif lvl is not None:
             labels[lvl] = (v[0], v[1])
     out["level_labels"] = dict(sorted(labels.items()))
+    out["start_level"] = r.level(head, "start_level", "rulebook", set(levels), required=False)
 
     tracks: list[str] = []
     raw_tracks = r.array(head, "tracks", "rulebook.tracks")
@@ -1510,6 +1520,8 @@ def rulebook_to_document(rb: Rulebook) -> dict[str, Any]:
     for k in ("summary_zh", "summary_en", "source", "notes_zh", "notes_en"):
         if getattr(rb, k):
             head[k] = getattr(rb, k)
+    if rb.start_level is not None:
+        head["start_level"] = rb.start_level
     if rb.level_labels:
         head["level_labels"] = {str(k): list(v) for k, v in rb.level_labels.items()}
     default_complaints = "complaints" if rb.has_input("complaints") else None
