@@ -118,6 +118,16 @@ def client(app):  # type: ignore[no-untyped-def]
         yield c
 
 
+@pytest.fixture
+def cheap_hashes(monkeypatch):  # type: ignore[no-untyped-def]
+    """Sign-in is not under test: hash passwords quickly."""
+    from argon2 import PasswordHasher
+
+    from starlevel.services import users
+
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 def csrf_token(client) -> str:  # type: ignore[no-untyped-def]
     """Fetch a page so the CSRF cookie is set; return the token for the x-csrftoken header."""
     if "csrftoken" not in client.cookies:
