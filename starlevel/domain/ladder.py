@@ -529,6 +529,7 @@ def _window(
     streak = 0
     n_ok = 0
     csum = _ZERO
+    also: dict[int, list[str]] = {}  # window position -> further reasons a failing month did not count
     for r in wrecs:
         comps.append(r[7])
         why = r[8]
@@ -548,6 +549,13 @@ def _window(
                 whys.append(None)
                 streak += 1
                 continue
+            more = _more_reasons(r, why, floor)
+            if more:
+                also[len(whys)] = more
+        elif why == "red_line" and r[1] is not None and not mean_test:
+            more = _more_reasons(r, why, floor, cmp)
+            if more:
+                also[len(whys)] = more
         whys.append(why)
         streak = 0
     if mean_test:
@@ -570,6 +578,8 @@ def _window(
         "composites": comps,
         "why": whys,
     }
+    if also:
+        wcheck["also"] = {str(k): v for k, v in also.items()}
     if mean_test:
         wcheck["test"] = "mean"
         wcheck["mean"] = None if mean is None else str(mean.quantize(Q2, ROUND_HALF_UP))
@@ -629,6 +639,18 @@ def _window(
     for r in wrecs:
         wsum += r[1]
     return True, checks, wsum, comps, err_s, missing
+
+
+def _more_reasons(r: _Rec, why: str, floor: Decimal | None, cmp: Decimal | None = None) -> list[str]:
+    """The reasons after the first why a complete month did not count (for the progress panel)."""
+    more = []
+    if why == "red_line" and cmp is not None and r[1] < cmp:
+        more.append("below_threshold")
+    if why in ("red_line", "below_threshold") and not r[2]:
+        more.append("below_pass_mark")
+    if floor is not None and why != "below_item_floor" and r[9] is not None and r[9] < floor:
+        more.append("below_item_floor")
+    return more
 
 
 def _condition_checks(cond: Any, fig: Callable[[str], Decimal | None] | None) -> list[dict[str, Any]]:
@@ -1274,3 +1296,64 @@ def _run(
                     st.since = mi + 1
                     st.counter = 0
     return results
+
+
+# --------------------------------------------------------------------------- outlook
+
+
+def outlook(agent: Agent, results: Sequence[MonthResult], rb: Rulebook) -> dict[str, Any]:
+    """Where ``agent`` stands after its last result, judged by the engine's own code.
+
+    ``results`` are the agent's stored results, oldest first (at least the last
+    :func:`prior_months_needed` months). The state after the last month is rebuilt exactly as
+    an incremental run resumes it, and the promotion conditions for the next level are judged
+    by :func:`_window` at the end of the last month, the same function that decided it: the
+    engine, the progress panel and the explanation cannot disagree.
+
+    Returns a JSON-ready dict: ``level`` (in effect from the month after), ``level_since``,
+    ``tenure``, ``below_floor``, ``target`` (None at the top), ``eligible``, ``checks`` (the
+    engine's check records) and ``missing``; under a direct policy ``checks`` are the stars'
+    conditions from the last month's own explanation.
+    """
+    if not results:
+        raise ValueError("outlook() needs at least one result")
+    last = results[-1]
+    mi = month_index(last.month)
+    st = _St(agent)
+    info = _Info(rb)
+    _restore(st, mi + 1, results, prior_months_needed([rb]), info.top_keys)
+    level = min(max(st.level, rb.min_level), rb.max_level)
+    st.level = level
+    tenure = mi - st.hire + 1
+    prob = tenure <= st.prob
+    out: dict[str, Any] = {
+        "as_of": last.month,
+        "level": level,
+        "level_since": from_index(st.since),
+        "tenure": tenure,
+        "on_probation": prob,
+        "below_floor": st.counter,
+        "target": None,
+        "eligible": False,
+        "checks": [],
+        "missing": [],
+        "pending": last.rule == "promote_pending",
+    }
+    if rb.is_direct:
+        # The month's own figures name the level: the next star up and what held it back.
+        stars = [c for c in (last.explanation or {}).get("checks", []) if c.get("key") == "star"]
+        above = [c for c in stars if c.get("level", 0) > last.level]
+        if above:
+            nearest = above[-1]
+            out["target"] = nearest["level"]
+            out["checks"] = list(nearest.get("conditions", []))
+            out["missing"] = [c["of"] for c in out["checks"] if not c.get("ok")]
+        return out
+    promo = info.promos.get(level + 1) if level < rb.max_level else None
+    if promo is None:
+        return out
+    wend = info.wend
+    months = [from_index(i) for i in range(mi - wend - promo.window + 1, mi - wend + 1)]
+    ok, checks, _wsum, _comps, _err, missing = _window(st, mi, tenure, prob, promo, months, info, None)
+    out.update(target=promo.to, eligible=ok, checks=checks, missing=missing)
+    return out

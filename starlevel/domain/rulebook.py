@@ -471,6 +471,23 @@ class Rulebook:
             lvl = self.start_level
         return min(max(lvl, self.min_level), self.max_level)
 
+    def figure_label(self, key: str, lang: str) -> str:
+        """A figure's name for people: an input, an item, or a special figure."""
+        zh = lang == "zh"
+        special = {
+            "composite": ("综合评分", "composite"), "complaints": ("有效投诉", "valid complaints"),
+            "red_line": ("红线问题", "red-line defects"), "n_inspections": ("质检条数", "inspections"),
+        }  # fmt: skip
+        if key in special:
+            return special[key][0 if zh else 1]
+        if key in self._inputs:
+            return self._inputs[key].name(lang)
+        try:
+            d = self.dimension(key)
+        except KeyError:
+            return key
+        return (d.name_zh if zh else d.name_en) or key
+
     @property
     def is_direct(self) -> bool:
         return self.policy.kind == "direct"

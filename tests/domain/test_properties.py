@@ -208,3 +208,30 @@ def test_ladder_invariants(case: Case, data: st.DataObject) -> None:
         prior = {aid: [r for r in rows if lo <= r.month < start] for aid, rows in grouped.items()}
         incremental = case.run(start=start, prior=prior)
         assert incremental == [r for r in results if r.month >= start], start
+
+
+@SETTINGS
+@given(case=cases())
+def test_progress_reads_the_engines_eligibility(case: Case) -> None:
+    """The outlook (what the progress panel shows) judged at the end of a month agrees with
+    what the engine decided in that month, whenever the level did not change at its end."""
+    from starlevel.domain.ladder import outlook
+
+    results = case.run()
+    mine = by_agent(results)
+    agents = {a.agent_id: a for a in case.agents}
+    judged = 0
+    for aid, rows in mine.items():
+        for i, r in enumerate(rows):
+            if r.next_level != r.level or r.level == 5 or r.event in ("demote", "review"):
+                continue
+            rb = rulebook_for(case.rulebooks, r.month)
+            if rulebook_for(case.rulebooks, add_months(r.month, 1)) is not rb:
+                continue
+            view = outlook(agents[aid], rows[: i + 1], rb)
+            assert view["level"] == r.level and view["target"] == r.level + 1
+            engine_eligible = r.rule in ("promote_pending", "waitlist", "hold")
+            assert view["eligible"] == engine_eligible, (r.rule, view["missing"])
+            if r.explanation["checks"]:
+                assert view["checks"] == r.explanation["checks"]
+            judged += 1

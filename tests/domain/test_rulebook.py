@@ -211,3 +211,23 @@ def test_problems_carry_templates_for_translation() -> None:
     assert p.params == {"path": "quotas.3", "hi": 1, "value": Decimal("1.5")}
     zh = {"{path}: must be at most {hi}, got {value}": "{path}：不得超过 {hi}，实为 {value}"}
     assert p.render(lambda t: zh.get(t, t)) == "quotas.3：不得超过 1，实为 1.5"
+
+
+def test_every_problem_template_has_a_chinese_translation() -> None:
+    import ast
+
+    from starlevel.web import i18n
+
+    src = Path(__file__).resolve().parents[2] / "starlevel" / "domain" / "rulebook.py"
+    templates = set()
+    for node in ast.walk(ast.parse(src.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Attribute) and f.attr == "bad" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+                templates.add("{path}: " + node.args[1].value)
+            if isinstance(f, ast.Name) and f.id == "Problem" and node.args and isinstance(node.args[0], ast.Constant):
+                templates.add(node.args[0].value)
+    assert len(templates) > 80
+    zh = i18n.catalog("zh")
+    missing = sorted(t for t in templates if t != "{text}" and zh.gettext(t) == t)
+    assert not missing, missing

@@ -271,3 +271,36 @@ def test_default_template_is_the_default_rulebook() -> None:
     from starlevel.domain.rulebook import default_rulebook
 
     assert template_rulebook("default") == default_rulebook()
+
+
+def test_explanations_of_the_new_rules_in_both_languages() -> None:
+    from starlevel.domain.explain import explain_text
+
+    res = _run("fee-collection", [_agent()], {("a1", "2025-02"): {"collection_rate": 112, "complaints": 1, "extra_tasks": 1}})
+    r = res["a1", "2025-02"]
+    en, zh = explain_text(r, "en"), explain_text(r, "zh")
+    assert en.startswith("This month's figures earn 3★.") and "Not 4★: complaints 1 (needs = 0)." in en
+    assert zh.startswith("本月数据评定为3星。") and "未达4星：complaints为1（要求=0）" in zh
+    vetoed = _run("after-sales-deduction", [_agent()], {("a1", "2024-05"): {**AFTER_SALES, "ethics_leak": 1}})["a1", "2024-05"]
+    assert explain_text(vetoed, "en").startswith("Veto this month (ethics_leak): the appraisal counts as 0")
+    assert explain_text(vetoed, "zh").startswith("本月触发一票否决（ethics_leak）")
+    conds = {k: 1 for k in ("cond_loyalty", "cond_rules", "cond_no_complaint", "cond_competent",
+                            "cond_activities", "cond_service", "cond_attendance")}  # fmt: skip
+    pending = _run("mall-three-star", [_agent()], {("a1", "2024-05"): {**conds, "work_tasks": 92, "work_quality": 88,
+                   "work_skills": 95, "conduct": 90, "complaints": 0}})["a1", "2024-05"]  # fmt: skip
+    assert explain_text(pending, "en") == "This month's figures earn 3★, waiting for approval; until then the month counts at 0★."
+    july = _run("annual-july", [_agent(), _agent("f1")], {("a1", "2025-06"): {"satisfaction": 80, "efficiency": 80, "attitude": 4,
+                "complaints": 0}}, {("a1", "2025-06"): [[], [], []]})["a1", "2025-06"]  # fmt: skip
+    assert "promotions are decided only at the end of month 7 of the year" in explain_text(july, "en")
+    assert "晋升只在每年7月底评定" in explain_text(july, "zh")
+
+
+def test_progress_of_a_direct_scheme_names_what_holds_the_star_back() -> None:
+    from starlevel.domain.explain import progress
+
+    values = {"staff_quality": 85, "service_quality": 92, "tech_support": 78, "performance": 88}
+    res = _run("lowest-item", [_agent()], {("a1", "2024-05"): values})
+    p = progress(_agent(), [res["a1", "2024-05"]], template_rulebook("lowest-item"))
+    assert p["direct"] and p["next_level"] == 5
+    first = p["promotion"]["conditions"][0]
+    assert first["of"] == "tech_support" and not first["ok"] and first["gap"] == "2" and first["need"] == "80"
