@@ -163,6 +163,22 @@ def export_ladder(c: Context, fmt: str, month: str | None, out: Path | None, lan
     click.echo(f"wrote {n} rows to {out}", err=True)
 
 
+@export.command("metrics", help="The stored monthly inputs, in the import format (agent_id, month, one column per input).")
+@click.option("--month", callback=_month, help="Only this month (YYYY-MM).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@pass_ctx
+def export_metrics(c: Context, month: str | None, out: Path | None) -> None:
+    from starlevel.services.export import write_metrics_csv
+
+    with c.session() as session:
+        if out is None:
+            write_metrics_csv(session, sys.stdout, month=month)
+            return
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            n = write_metrics_csv(session, fh, month=month)
+    click.echo(f"wrote {n} rows to {out}", err=True)
+
+
 @cli.command(help="Explain each month's decision for one agent.")
 @click.argument("agent_id")
 @click.option("--month", callback=_month, help="Only this month (YYYY-MM).")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from starlevel.cli import cli
 from starlevel.db.models import AuditEntry, MonthlyMetrics
@@ -108,3 +108,32 @@ def test_unknown_template_is_refused_listing_the_names(run):
     assert "'no-such-scheme' is neither a file nor a template" in result.output
     assert "fee-collection" in result.output
     assert "v2" not in run("rulebook", "list").output
+
+
+def test_metrics_export_round_trips_through_the_importer(run, tmp_path, session_factory):
+    run("rulebook", "load", "fee-collection", "--effective-from", "2024-03")
+    agents = tmp_path / "agents.csv"
+    agents.write_text("agent_id,name,track,team,hired_on\nF1,Fay,phone,T,2024-01-02\nF2,Gus,online,T,2024-02-01\n",
+                      encoding="utf-8")
+    run("import", "agents", str(agents))
+    metrics = tmp_path / "metrics.csv"
+    metrics.write_text(
+        "agent_id,month,satisfaction,efficiency,attitude,complaints,collection_rate,extra_tasks\n"
+        "F1,2024-02,90,85.5,4,0,,\n"
+        "F2,2024-02,70.25,60,2,3,,\n"
+        "F1,2024-03,,,,1,97.5,是\n", encoding="utf-8")
+    run("import", "metrics", str(metrics))
+    out = tmp_path / "export.csv"
+    run("export", "metrics", "--out", str(out))
+    assert out.read_text(encoding="utf-8") == (
+        "agent_id,month,satisfaction,efficiency,attitude,complaints,collection_rate,extra_tasks\n"
+        "F1,2024-02,90.00,85.50,4,0,,\n"
+        "F2,2024-02,70.25,60.00,2,3,,\n"
+        "F1,2024-03,,,,1,97.50,1\n")
+    assert run("export", "metrics", "--month", "2024-03").output.splitlines()[1:] == ["F1,2024-03,,,,1,97.50,1"]
+    with session_factory() as s:
+        audits = s.scalar(select(func.count()).select_from(AuditEntry))
+    result = run("import", "metrics", str(out))
+    assert "3 rows, 0 new, 0 changed, 3 unchanged" in result.output
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)) == audits

@@ -11,6 +11,7 @@ The controller only translates HTTP to :mod:`starlevel.services.metrics`.
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -19,11 +20,14 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery
-from litestar.response import Template
+from litestar.exceptions import ValidationException
+from litestar.response import Response, Template
 from sqlalchemy.orm import Session
 
+from starlevel.domain import months as M
 from starlevel.domain.inputs import InputProblem, InputSpec
 from starlevel.services import metrics as svc
+from starlevel.services.export import write_metrics_csv
 from starlevel.web.auth import current_user, requires
 from starlevel.web.background import defer_recompute
 from starlevel.web.i18n import fmt_date
@@ -92,6 +96,10 @@ def field_hint(request: Request[Any, Any, Any], spec: InputSpec) -> str:
     return " · ".join(parts)
 
 
+def _this_month() -> str:
+    return M.month_of(date.today())
+
+
 class MetricsController(Controller):
     path = "/metrics"
     guards = [requires(*VIEWERS)]
@@ -121,12 +129,22 @@ class MetricsController(Controller):
     def page(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
              agent_id: FromQuery[str] = "", month: FromQuery[str] = "") -> Template:
         agent_id, month = agent_id.strip()[:_MAX_KEY], month.strip()[:_MAX_KEY]
-        if not month:
-            today = date.today()
-            month = f"{today.year:04d}-{today.month:02d}"
+        month = month or _this_month()
         ctx = self._context(request, db_session, agent_id, month)
         return render(request, "metrics/index.html", partial="metrics/_entry.html",
                       status_code=422 if ctx["problems"] else 200, **ctx)
+
+    @get("/export.csv", name="metrics_export", sync_to_thread=True)
+    def export(self, db_session: NamedDependency[Session], month: FromQuery[str] = "") -> Response[str]:
+        """One month's stored inputs in the import format (this month's by default)."""
+        month = month.strip()[:_MAX_KEY] or _this_month()
+        if not M.is_month(month):
+            raise ValidationException("month must be YYYY-MM")
+        buf = io.StringIO()
+        write_metrics_csv(db_session, buf, month=month)
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="metrics-{month}.csv"',
+                                 "Cache-Control": "no-store"})
 
     @post("/", name="metrics_save", sync_to_thread=True, status_code=200, guards=[requires(*EDITORS)])
     def save(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], data: Form) -> Template:

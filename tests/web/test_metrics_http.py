@@ -195,3 +195,16 @@ def test_fields_and_file_template_follow_the_rulebook_of_the_month(client, compa
     assert qa.get("/uploads/templates/metrics.csv").text == "agent_id,month,collection_rate,complaints,extra_tasks\n"
     assert qa.get("/uploads/templates/metrics.csv?month=2025-05").text == (
         "agent_id,month,satisfaction,efficiency,attitude,complaints\n")
+
+
+def test_one_months_inputs_download_in_the_import_format(client, company):
+    qa = signed_in(client, "inspector")
+    r = qa.get("/metrics/export.csv?month=2025-06")
+    assert r.status_code == 200
+    assert r.headers["content-disposition"] == 'attachment; filename="metrics-2025-06.csv"'
+    assert r.text.splitlines() == [
+        "agent_id,month,satisfaction,efficiency,attitude,complaints",
+        "A001,2025-06,95.00,92.50,4,0", "A002,2025-06,95.00,92.50,4,0", "A003,2025-06,95.00,92.50,4,0",
+    ]
+    assert f'href="/metrics/export.csv?month=' in qa.get("/metrics").text
+    assert qa.get("/metrics/export.csv?month=June").status_code == 400
