@@ -1,5 +1,6 @@
 """Metrics import speed: a fresh database, the agents file, then the metrics file twice
-(the second time nothing changes: checking only).
+(the second time nothing changes: checking only); then the engine's load_metrics over
+every stored row.
 
     .venv/bin/python bench/import_metrics.py                 # 10,000 agents × 36 months, SQLite
     .venv/bin/python bench/import_metrics.py --database-url postgresql://…
@@ -47,6 +48,13 @@ def main() -> None:
         dt, dc = time.perf_counter() - t, time.process_time() - c
         print(f"{label:24} {res.rows:>9,} rows {dt:7.2f} s {res.rows / dt:>10,.0f} rows/s "
               f"(CPU {dc:.2f} s, {res.rows / dc:,.0f} rows/CPU-s; inserted {res.inserted:,}, unchanged {res.unchanged:,})")
+    from starlevel.services.recompute import load_metrics
+
+    with session_scope(factory) as s:
+        t, c = time.perf_counter(), time.process_time()
+        n = len(load_metrics(s, "0000-01"))
+        dt, dc = time.perf_counter() - t, time.process_time() - c
+    print(f"{'load_metrics':24} {n:>9,} rows {dt:7.2f} s {n / dt:>10,.0f} rows/s (CPU {dc:.2f} s)")
 
 
 if __name__ == "__main__":
