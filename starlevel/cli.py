@@ -189,6 +189,22 @@ def export_ladder(c: Context, fmt: str, month: str | None, out: Path | None, lan
     click.echo(f"wrote {n} rows to {out}", err=True)
 
 
+@export.command("metrics", help="The stored monthly inputs, in the import format (agent_id, month, one column per input).")
+@click.option("--month", callback=_month, help="Only this month (YYYY-MM).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@pass_ctx
+def export_metrics(c: Context, month: str | None, out: Path | None) -> None:
+    from starlevel.services.export import write_metrics_csv
+
+    with c.session() as session:
+        if out is None:
+            write_metrics_csv(session, sys.stdout, month=month)
+            return
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            n = write_metrics_csv(session, fh, month=month)
+    click.echo(f"wrote {n} rows to {out}", err=True)
+
+
 @cli.command(help="Explain each month's decision for one agent.")
 @click.argument("agent_id")
 @click.option("--month", callback=_month, help="Only this month (YYYY-MM).")
@@ -292,34 +308,60 @@ def rulebook_list(c: Context) -> None:
             click.echo(f"v{r.version}\tfrom {r.effective_from}\t{r.label}\t{r.created_by}\t{r.note}")
 
 
-@rulebook.command("load", help="Validate FILE (TOML) and store it as a new version from a month on.")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@rulebook.command("templates", help="List the rulebook templates that ship with StarLevel.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+def rulebook_templates(lang: str) -> None:
+    from starlevel.domain.templates import list_templates
+
+    infos = list_templates()
+    width = max(len(t.name) for t in infos)
+    for t in infos:
+        click.echo(f"{t.name:<{width}}  {t.source}  {t.summary(lang)}")
+
+
+@rulebook.command(
+    "load",
+    help="Validate a rulebook and store it as a new version from a month on. SOURCE is the name of a "
+         "template (see `rulebook templates`) or the path of a TOML file.",
+)
+@click.argument("source")
 @click.option("--effective-from", required=True, callback=_month)
 @click.option("--note", default="")
 @click.option("--actor", default="cli", show_default=True)
 @pass_ctx
-def rulebook_load(c: Context, file: Path, effective_from: str, note: str, actor: str) -> None:
+def rulebook_load(c: Context, source: str, effective_from: str, note: str, actor: str) -> None:
     import tomllib
 
     from starlevel.domain.rulebook import RulebookError
+    from starlevel.domain.templates import TEMPLATE_NAMES, is_template, template_text
     from starlevel.services import rulebooks as store
     from starlevel.services.recompute import recompute as rc
 
-    try:
-        document = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{file}: {exc}") from exc
+    file = Path(source)
+    if file.is_file():
+        label = file.stem
+        try:
+            document = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"{file}: {exc}") from exc
+    elif is_template(source):
+        label = source
+        document = tomllib.loads(template_text(source))
+    else:
+        raise click.ClickException(
+            f"{source!r} is neither a file nor a template; the templates are: {', '.join(TEMPLATE_NAMES)}"
+        )
     try:
         with c.session() as session:
             store.ensure_default(session)
-            rb = store.add_version(session, document, effective_from=effective_from, actor=actor, label=file.stem, note=note)
+            rb = store.add_version(session, document, effective_from=effective_from, actor=actor, label=label, note=note)
             rc(session, start=effective_from)
     except RulebookError as exc:
-        click.echo(f"{file}: rejected, {len(exc.problems)} problem(s):", err=True)
+        click.echo(f"{source}: rejected, {len(exc.problems)} problem(s):", err=True)
         for p in exc.problems:
             click.echo(f"  {p}", err=True)
         sys.exit(1)
-    click.echo(f"stored rulebook v{rb.version} effective from {effective_from}; recomputed")
+    click.echo(f"stored rulebook v{rb.version} ({label}) effective from {effective_from}; recomputed")
 
 
 # ------------------------------------------------------------------ users

@@ -66,6 +66,33 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return Decimal(str(value)) if not isinstance(value, Decimal) else value
 
 
+class InputValues(TypeDecorator[dict[str, str]]):
+    """One agent-month's inputs: a JSON object of decimal strings keyed by input key.
+
+    JSONB on PostgreSQL, JSON text on SQLite. Bulk readers cast the column to text and
+    parse it with orjson themselves; this type serves ORM reads and writes."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return {str(k): str(v) for k, v in value.items()}
+
+    def process_result_value(self, value: Any, dialect: Any) -> dict[str, str] | None:
+        if value is None:
+            return None
+        return {str(k): str(v) for k, v in value.items()}
+
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -163,10 +190,8 @@ class MonthlyMetrics(Base):
 
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.agent_id"), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    satisfaction: Mapped[Decimal] = mapped_column(ExactDecimal(6, 2))
-    efficiency: Mapped[Decimal] = mapped_column(ExactDecimal(6, 2))
-    attitude: Mapped[int] = mapped_column(Integer)
-    complaints: Mapped[int] = mapped_column(Integer, default=0)
+    # Input key -> decimal string, as declared by the rulebook in force for the month.
+    values: Mapped[dict[str, str]] = mapped_column("values", InputValues)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (Index("ix_monthly_metrics_month", "month"),)

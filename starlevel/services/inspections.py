@@ -546,7 +546,13 @@ def upload_kinds(role: str) -> tuple[str, ...]:
     return KINDS if role in ("hr", "admin") else tuple(k for k in KINDS if k != "agents")
 
 
-def template_csv(kind: str) -> str:
+def template_csv(session: Session, kind: str, month: str | None = None) -> str:
+    """The header row of an upload file; a metrics file's columns are the inputs of the
+    rulebook in force for ``month`` (the newest rulebook without one)."""
+    if kind == "metrics":
+        from starlevel.services.metrics import template_csv as metrics_template
+
+        return metrics_template(session, month)
     required, optional = COLUMNS[kind]
     return ",".join(required + optional) + "\n"
 

@@ -333,12 +333,13 @@ class UploadsController(Controller):
             return render(request, "uploads/index.html", partial="uploads/_result.html", status_code=422, **ctx)
         return render(request, "uploads/index.html", partial="uploads/_result.html", **ctx)
 
-    @get("/templates/{kind:str}", name="uploads_template", sync_to_thread=False)
-    def template(self, request: Request[Any, Any, Any], kind: FromPath[str]) -> Response[str]:
+    @get("/templates/{kind:str}", name="uploads_template", sync_to_thread=True)
+    def template(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], kind: FromPath[str],
+                 month: FromQuery[str] = "") -> Response[str]:
         name = kind.removesuffix(".csv")
         if name not in svc.KINDS:
             raise NotFoundException(f"no template {kind!r}")
         if name not in self._kinds(request):
             raise PermissionDeniedException("agent files are HR's")
-        return Response(svc.template_csv(name), media_type="text/csv; charset=utf-8",
+        return Response(svc.template_csv(db_session, name, month or None), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
