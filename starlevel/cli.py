@@ -57,7 +57,20 @@ def _month(ctx: click.Context | None, param: click.Parameter | None, value: str 
     return value
 
 
-@click.group(help="StarLevel (星级客服): star-rating ladder for customer-service teams.")
+class _Group(click.Group):
+    """Turns a write refused because its month is closed (services.months.MonthClosed)
+    into a plain error message and exit status 1, for every command."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        from starlevel.services.months import MonthClosed
+
+        try:
+            return super().invoke(ctx)
+        except MonthClosed as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group, help="StarLevel (星级客服): star-rating ladder for customer-service teams.")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     ctx.obj = Context()
@@ -293,6 +306,104 @@ def rulebook_load(c: Context, file: Path, effective_from: str, note: str, actor:
             click.echo(f"  {p}", err=True)
         sys.exit(1)
     click.echo(f"stored rulebook v{rb.version} effective from {effective_from}; recomputed")
+
+
+# ------------------------------------------------------------------ month close
+
+@cli.group(help="Close a month for payroll (its inputs and results freeze), reopen it, list months.")
+def month() -> None:
+    pass
+
+
+def _money(value: object) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+@month.command("list", help="Every evaluated month, newest first, with its close state.")
+@pass_ctx
+def month_list(c: Context) -> None:
+    from starlevel.services import months
+
+    with c.session() as session:
+        rows = months.month_statuses(session)
+    if not rows:
+        click.echo("no evaluated months yet")
+    for r in rows:
+        line = f"{r.month}  {r.status:<11}"
+        if r.closed_at is not None:
+            line += f"  closed {r.closed_at:%Y-%m-%d %H:%M} by {r.closed_by}"
+        if r.reopened:
+            line += f"  reopened {r.reopened}x (last: {r.last_reopen_reason})"
+        click.echo(line)
+
+
+@month.command("close", help="Close MONTH (and every earlier open month) and keep its payroll as paid.")
+@click.argument("month_", metavar="YYYY-MM", callback=_month)
+@click.option("--confirm-incomplete", is_flag=True, help="Close although some agents' months are incomplete.")
+@click.option("--confirm-changes", is_flag=True, help="Close although the payroll changed since the last close.")
+@click.option("--actor", default="cli", show_default=True)
+@pass_ctx
+def month_close(c: Context, month_: str, confirm_incomplete: bool, confirm_changes: bool, actor: str) -> None:
+    from starlevel.services import months
+
+    try:
+        with c.session() as session:
+            result = months.close_month(session, month_, actor=actor, confirm_incomplete=confirm_incomplete,
+                                        confirm_changes=confirm_changes)
+    except months.CloseRefused as exc:
+        _refused(exc)
+        sys.exit(1)
+    closed = ", ".join(result.months)
+    click.echo(f"closed {closed}; payroll of {month_} kept for {result.agents} agents"
+               + (f" ({len(result.incomplete_confirmed)} incomplete, confirmed)" if result.incomplete_confirmed else ""))
+
+
+def _refused(exc: object) -> None:
+    from starlevel.services.months import CloseRefused
+
+    assert isinstance(exc, CloseRefused)
+    texts = {
+        "not_a_month": "is not a month (YYYY-MM)",
+        "not_evaluated": "has not been evaluated",
+        "in_progress": "has not ended yet",
+        "already_closed": "is closed already",
+        "not_closed": "is not closed",
+        "reason_required": "a reopen needs a reason (--reason)",
+        "incomplete": "some agents' months are incomplete; check them, then close with --confirm-incomplete",
+        "changes": "the payroll changed since the last close; check the changes, then close with --confirm-changes",
+    }
+    click.echo(f"{exc.month}: {texts.get(exc.code, exc.code)}", err=True)
+    plan = exc.plan
+    if plan is None:
+        return
+    for a in plan.incomplete:
+        who = ", ".join(a.inspectors) or "nobody"
+        missing = [] if a.has_metrics else ["no metrics"]
+        click.echo(f"  incomplete {a.month} {a.agent_id} {a.name} ({a.team}): {a.n_inspections} inspections"
+                   f"{'; ' + ', '.join(missing) if missing else ''}; inspected by {who}", err=True)
+    for ch in plan.changes:
+        click.echo(f"  changed {ch.month} {ch.agent_id} {ch.name}: level {ch.level_before or '—'} → {ch.level_after or '—'}, "
+                   f"pay {_money(ch.pay_before)} → {_money(ch.pay_after)} ({ch.difference:+,.2f})", err=True)
+    if plan.total_difference is not None:
+        click.echo(f"  payroll total {_money(plan.total_before)} → {_money(plan.total_after)} "
+                   f"({plan.total_difference:+,.2f})", err=True)
+
+
+@month.command("reopen", help="Reopen a closed MONTH (and every later closed month), with a reason.")
+@click.argument("month_", metavar="YYYY-MM", callback=_month)
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@click.option("--actor", default="cli", show_default=True)
+@pass_ctx
+def month_reopen(c: Context, month_: str, reason: str, actor: str) -> None:
+    from starlevel.services import months
+
+    try:
+        with c.session() as session:
+            reopened = months.reopen_month(session, month_, reason=reason, actor=actor)
+    except months.CloseRefused as exc:
+        _refused(exc)
+        sys.exit(1)
+    click.echo(f"reopened {', '.join(reopened)}")
 
 
 # ------------------------------------------------------------------ users

@@ -29,7 +29,7 @@ from starlevel.domain.explain import explain_text
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import EVENTS
 from starlevel.domain.rulebook import Rulebook, RulebookError, parse_rulebook, rulebook_to_document
-from starlevel.services import corrections, recompute as recompute_service, rulebooks as rulebook_store
+from starlevel.services import corrections, months, recompute as recompute_service, rulebooks as rulebook_store
 from starlevel.services.corrections import CorrectionError
 from starlevel.services.export import LADDER_COLUMNS, ladder_rows
 
@@ -353,6 +353,8 @@ def decide_and_recompute(session: Session, agent_id: str, month: str, *, action:
         raise DecisionError("reason_required")
     if not M.is_month(month) or session.get(MonthResultRow, (agent_id, month)) is None:
         raise DecisionError("not_found")
+    if months.is_closed(session, month):
+        raise DecisionError("month_closed")
     _rb, approval = _approval_in(session, month)
     if not approval:
         raise DecisionError("approval_off")

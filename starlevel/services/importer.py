@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect, MonthlyMetrics, utcnow
 from starlevel.domain.model import CHANNELS
 from starlevel.services import audit
+from starlevel.services import months as months_service
 from starlevel.services.tabular import EXTRA, TableError, read_table
 from starlevel.services.tabular import Table as TabularTable
 
@@ -397,9 +398,21 @@ def import_table(
     # The rows that passed are also checked against the database, so that one rejection
     # lists every problem of the file.
     runner.check_database()
+    _check_closed_months(session, runner, errors)
     if errors:
         raise ImportRejected(errors.listing(), filename=filename, kind=kind)
     return runner.write()
+
+
+def _check_closed_months(session: Session, runner: Any, errors: _Errors) -> None:
+    """A file that would change a month closed for payroll is refused as a whole, naming
+    each such row (rows already stored identically change nothing and pass)."""
+    through = months_service.closed_through(session)
+    if through is None:
+        return
+    for row, column, month in runner.changed_rows():
+        if month <= through:
+            errors.add(row, column, f"{month} is closed for payroll; HR must reopen the month before it can change")
 
 
 def _check_header(kind: str, header: list[str], errors: _Errors) -> None:
@@ -495,6 +508,11 @@ class _AgentsImport:
         self.new: list[str] = []
         self.changed: list[tuple[str, tuple[Any, ...]]] = []  # (agent_id, old values)
         self.unchanged = 0
+
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """Agent records carry no month's inputs; results of closed months stay frozen
+        by the recompute (services.months)."""
+        return iter(())
 
     def check(self, table: TabularTable) -> None:
         rows = table.rows
@@ -822,6 +840,12 @@ class _InspectionsImport:
             return f"unknown defect code{s} {listed} (not in the rulebook's catalog)"
         return codes
 
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """(row, column, month) of every row the import would write."""
+        for at, v in enumerate(self.values):
+            if at not in self.existing:
+                yield self.rownums[at], "contact_on", v[3]
+
     def check_database(self) -> None:
         ctx = self.ctx
         db = ctx.db
@@ -1012,6 +1036,11 @@ class _MetricsImport:
                 err(row, column, f"agent {agent_id} month {month} appears again with a different {column} "
                                  f"(first at row {first[0]}); each agent-month may appear only once")
         ctx.finish_checking(n)
+
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """(row, column, month) of every new or changed agent-month."""
+        for key in [*self.new, *(k for k, _ in self.changed)]:
+            yield self.rows[key][0], "month", key[1]
 
     def check_database(self) -> None:
         ctx = self.ctx

@@ -51,6 +51,7 @@ def decision_messages(request: Request[Any, Any, Any]) -> dict[str, str]:
         "not_found": _("There is no evaluated month like this for the agent."),
         "not_a_proposal": _("There is no promotion proposal to decide here any more."),
         "bad_action": _("Choose approve or hold."),
+        "month_closed": _("This month is closed for payroll; reopen it before changing a decision."),
     }
 
 
