@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session
 from starlevel.domain import months as M
 from starlevel.domain.rulebook import RulebookError
 from starlevel.services import hr as hr_service
+from starlevel.services import months
+from starlevel.web.i18n import fmt_month
 from starlevel.web.auth import current_user, requires, session_factory_of
 from starlevel.web.render import gettext, is_htmx, lang_of, render
 
@@ -70,6 +72,12 @@ def _csv(request: Request[Any, Any, Any], filename: str, make: Callable[[Session
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
+
+
+def closed_rulebook_text(request: Request[Any, Any, Any], form: RulebookConfirm) -> str:
+    _ = gettext(request)
+    text = _("{month} is closed for payroll: a rulebook version cannot take effect in a closed month. Choose a later month.")
+    return text.format(month=fmt_month(form.effective_from, lang_of(request)))
 
 
 class DecisionForm(Struct):
@@ -217,8 +225,11 @@ class HrController(Controller):
         form = RulebookConfirm(data.effective_from.strip(), data.label, data.note, text)
         try:
             document = hr_service.parse_candidate(text, form.effective_from)
+            months.ensure_open(db_session, form.effective_from)
         except RulebookError as exc:
             return self._rulebook_page(request, db_session, form=form, problems=exc.problems)
+        except months.MonthClosed:
+            return self._rulebook_page(request, db_session, form=form, problems=[closed_rulebook_text(request, form)])
         preview = hr_service.preview_rulebook(db_session, document, form.effective_from)
         commit_now(db_session)
         return render(request, "hr/preview.html", preview=preview, form=form)
@@ -237,4 +248,7 @@ class HrController(Controller):
         except RulebookError as exc:
             db_session.rollback()
             return self._rulebook_page(request, db_session, form=form, problems=exc.problems)
+        except months.MonthClosed:
+            db_session.rollback()
+            return self._rulebook_page(request, db_session, form=form, problems=[closed_rulebook_text(request, form)])
         return Redirect(f"/hr/rulebook?saved={rb.version}")
