@@ -11,8 +11,9 @@ from sqlalchemy import select
 from starlevel.db.engine import session_scope
 from starlevel.db.models import Inspection, MonthlyMetrics
 from starlevel.services import months
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import csrf_token
 from tests.seed import seed_company
+from tests.web.roles import as_role, sign_out
 
 EN = {"Accept-Language": "en"}
 ZH = {"Accept-Language": "zh-CN"}
@@ -23,19 +24,11 @@ def passwords(session_factory):  # type: ignore[no-untyped-def]
     return seed_company(session_factory)
 
 
-def _as(client, passwords, role: str):  # type: ignore[no-untyped-def]
-    user, pw = passwords[role]
-    assert sign_in(client, user, pw).status_code in (302, 303)
-    return client
-
-
-def _logout(client) -> None:  # type: ignore[no-untyped-def]
-    client.post("/logout", data={"_csrf_token": csrf_token(client)})
 
 
 @pytest.mark.parametrize("role", ["inspector", "admin", "agent"])
 def test_only_hr_reaches_the_months_page(client, passwords, role: str) -> None:  # type: ignore[no-untyped-def]
-    _as(client, passwords, role)
+    as_role(client, passwords, role)
     assert client.get("/hr/months").status_code == 403
     token = csrf_token(client)
     assert client.post("/hr/months/close", data={"_csrf_token": token, "month": "2025-05"}).status_code == 403
@@ -44,7 +37,7 @@ def test_only_hr_reaches_the_months_page(client, passwords, role: str) -> None: 
 
 
 def test_close_refused_upload_reopen_and_difference_on_reclose(client, passwords, session_factory) -> None:  # type: ignore[no-untyped-def]
-    _as(client, passwords, "hr")
+    as_role(client, passwords, "hr")
     page = client.get("/hr/months?month=2025-05", headers=EN)
     assert page.status_code == 200 and 'id="close-button"' in page.text
     r = client.post("/hr/months/close", data={"_csrf_token": csrf_token(client), "month": "2025-05"},
@@ -52,9 +45,9 @@ def test_close_refused_upload_reopen_and_difference_on_reclose(client, passwords
     assert r.status_code == 303
     page = client.get(r.headers["location"], headers=EN).text
     assert "May 2025 is closed; its payroll is kept as paid." in page and 'id="reopen-button"' in page
-    _logout(client)
+    sign_out(client)
 
-    _as(client, passwords, "inspector")
+    as_role(client, passwords, "inspector")
     upload = client.post("/uploads", data={"_csrf_token": csrf_token(client), "kind": "metrics"},
                          files={"file": ("m.csv", b"agent_id,month,satisfaction,efficiency,attitude,complaints\n"
                                                   b"A001,2025-05,60,60,2,2\n", "text/csv")}, headers=EN)
@@ -68,9 +61,9 @@ def test_close_refused_upload_reopen_and_difference_on_reclose(client, passwords
     api = client.post(f"/api/inspections/{iid}/void", json={"reason": "typo"},
                       headers={"x-csrftoken": csrf_token(client), **ZH})
     assert api.status_code == 400 and "已关账" in api.text
-    _logout(client)
+    sign_out(client)
 
-    _as(client, passwords, "hr")
+    as_role(client, passwords, "hr")
     no_reason = client.post("/hr/months/reopen", headers=EN,
                             data={"_csrf_token": csrf_token(client), "month": "2025-05", "reason": " "})
     assert no_reason.status_code == 422 and "Reopening needs a reason" in no_reason.text
@@ -98,7 +91,7 @@ def test_close_refused_upload_reopen_and_difference_on_reclose(client, passwords
 def test_hr_decision_and_rulebook_into_a_closed_month_are_refused(client, passwords, session_factory) -> None:  # type: ignore[no-untyped-def]
     with session_scope(session_factory) as s:
         months.close_month(s, "2025-05", actor="hr")
-    _as(client, passwords, "hr")
+    as_role(client, passwords, "hr")
     r = client.post("/api/decisions", json={"agent_id": "A001", "month": "2025-05", "action": "hold", "reason": "x"},
                     headers={"x-csrftoken": csrf_token(client), **EN})
     assert r.status_code == 400 and r.json()["problems"][0]["key"] == "month_closed"

@@ -9,8 +9,8 @@ import pytest
 from starlevel.db.engine import session_scope
 from starlevel.db.models import MonthResultRow
 from starlevel.web import i18n
-from tests.conftest import sign_in
 from tests.seed import seed_company
+from tests.web.roles import as_role
 
 MONTH = "2025-06"
 
@@ -29,11 +29,6 @@ def total(session_factory) -> str:  # type: ignore[no-untyped-def]
         return i18n.fmt_money(row.total_pay, "en")
 
 
-def _as(client, passwords, role: str):  # type: ignore[no-untyped-def]
-    user, pw = passwords[role]
-    assert sign_in(client, user, pw).status_code in (302, 303)
-    return client
-
 
 # (role, may see A001's pay on the staff page / staff API)
 STAFF = [("hr", True), ("inspector", False), ("admin", False)]
@@ -41,7 +36,7 @@ STAFF = [("hr", True), ("inspector", False), ("admin", False)]
 
 @pytest.mark.parametrize(("role", "sees"), STAFF)
 def test_staff_star_page_shows_pay_only_to_hr(client, passwords, total, role: str, sees: bool) -> None:  # type: ignore[no-untyped-def]
-    _as(client, passwords, role)
+    as_role(client, passwords, role)
     page = client.get("/agents/A001", headers={"Accept-Language": "en"})
     assert page.status_code == 200
     assert ('class="pay-table"' in page.text) is sees
@@ -55,7 +50,7 @@ def test_staff_star_page_shows_pay_only_to_hr(client, passwords, total, role: st
 
 @pytest.mark.parametrize(("role", "sees"), STAFF)
 def test_staff_api_results_carry_pay_only_for_hr(client, passwords, role: str, sees: bool) -> None:  # type: ignore[no-untyped-def]
-    _as(client, passwords, role)
+    as_role(client, passwords, role)
     results = client.get("/api/agents/A001/results").json()
     assert results and all((r["pay"] is not None) is sees for r in results)
     if not sees:
@@ -64,7 +59,7 @@ def test_staff_api_results_carry_pay_only_for_hr(client, passwords, role: str, s
 
 
 def test_agent_sees_own_pay_and_nobody_elses(client, passwords, total) -> None:  # type: ignore[no-untyped-def]
-    _as(client, passwords, "agent")  # ann = A001
+    as_role(client, passwords, "agent")  # ann = A001
     me = client.get("/me", headers={"Accept-Language": "en"})
     assert 'class="pay-table"' in me.text and total in me.text
     assert all(r["pay"] is not None for r in client.get("/api/me/results").json())
@@ -76,6 +71,6 @@ def test_agent_sees_own_pay_and_nobody_elses(client, passwords, total) -> None: 
 
 @pytest.mark.parametrize("role", ["inspector", "admin", "agent"])
 def test_pay_exports_are_hr_only(client, passwords, role: str) -> None:  # type: ignore[no-untyped-def]
-    _as(client, passwords, role)
+    as_role(client, passwords, role)
     for url in ("/hr/payroll", f"/hr/payroll.csv?month={MONTH}", "/hr/ladder.csv", f"/api/months/{MONTH}/results"):
         assert client.get(url).status_code == 403, (role, url)
