@@ -176,6 +176,41 @@ def export_ladder(c: Context, fmt: str, month: str | None, out: Path | None, lan
     click.echo(f"wrote {n} rows to {out}", err=True)
 
 
+@export.command("payroll", help="One month's payroll: a row per agent, team subtotals and the grand total; "
+                                "final for a closed month, provisional for an open one.")
+@click.option("--month", required=True, callback=_month, help="The month (YYYY-MM).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE instead of stdout (required for xlsx).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True, help="Language of the headers.")
+@pass_ctx
+def export_payroll(c: Context, month: str, fmt: str, out: Path | None, lang: str) -> None:
+    from starlevel.services import payroll
+    from starlevel.web.exports import payroll_labels
+
+    if fmt == "xlsx" and out is None:
+        raise click.UsageError("--format xlsx needs --out FILE")
+    labels = payroll_labels(lang)
+    with c.session() as session:
+        if not payroll.exists(session, month):
+            raise click.ClickException(f"{month} has not been evaluated")
+        data = payroll.load(session, month)
+    if fmt == "xlsx":
+        assert out is not None
+        out.write_bytes(payroll.xlsx_bytes(data, labels))
+    elif out is None:
+        for chunk in payroll.csv_bytes(data, labels):
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
+        return
+    else:
+        with out.open("wb") as fh:
+            for chunk in payroll.csv_bytes(data, labels):
+                fh.write(chunk)
+    state = "final" if data.final else "provisional"
+    click.echo(f"wrote the {state} payroll of {month} ({len(data.lines)} agents) to {out}", err=True)
+
+
 @cli.command(help="Explain each month's decision for one agent.")
 @click.argument("agent_id")
 @click.option("--month", callback=_month, help="Only this month (YYYY-MM).")

@@ -46,7 +46,6 @@ __all__ = [
     "month_range",
     "month_review",
     "parse_candidate",
-    "payroll_csv_stream",
     "payroll_summary",
     "preview_rulebook",
     "review_item",
@@ -60,10 +59,6 @@ __all__ = [
 SECTIONS: tuple[str, ...] = ("pending", "promote", "hold", "waitlist", "demote", "review")
 #: Excel opens a UTF-8 CSV with Chinese names correctly only when it starts with a BOM.
 BOM = "\ufeff"
-PAYROLL_COLUMNS = [
-    "agent_id", "name", "team", "track", "level", "pay_grade", "on_probation", "composite", "coefficient",
-    "fixed_pay", "performance_pay", "allowance", "total_pay", "status",
-]
 ZERO = Decimal(0)
 
 
@@ -384,35 +379,6 @@ def csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: boo
             buf.seek(0)
             buf.truncate()
     yield buf.getvalue().encode("utf-8")
-
-
-def _money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:.2f}"
-
-
-def payroll_rows(session: Session, month: str) -> Iterator[list[str]]:
-    q = (
-        select(
-            MonthResultRow.agent_id, Agent.name, MonthResultRow.team, MonthResultRow.track, MonthResultRow.level,
-            MonthResultRow.pay_grade, MonthResultRow.on_probation, MonthResultRow.composite,
-            MonthResultRow.coefficient, MonthResultRow.fixed_pay, MonthResultRow.performance_pay,
-            MonthResultRow.allowance, MonthResultRow.total_pay, MonthResultRow.complete,
-        )
-        .join(Agent, Agent.agent_id == MonthResultRow.agent_id)
-        .where(MonthResultRow.month == month)
-        .order_by(MonthResultRow.team, MonthResultRow.agent_id)
-        .execution_options(yield_per=2000)
-    )
-    for (aid, name, team, track, level, grade, prob, comp, coef, fixed, perf, allow, total, complete) in session.execute(q):
-        yield [
-            aid, name, team, track, str(level), grade or "", "yes" if prob else "no", _money(comp), _money(coef),
-            _money(fixed), _money(perf), _money(allow), _money(total),
-            "complete" if complete and total is not None else "incomplete",
-        ]
-
-
-def payroll_csv_stream(session: Session, month: str) -> Iterator[bytes]:
-    return csv_stream(PAYROLL_COLUMNS, payroll_rows(session, month))
 
 
 def ladder_csv_stream(session: Session, *, lang: str = "en") -> Iterator[bytes]:

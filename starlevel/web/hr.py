@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -27,6 +27,8 @@ from starlevel.domain import months as M
 from starlevel.domain.rulebook import RulebookError
 from starlevel.services import hr as hr_service
 from starlevel.services import months
+from starlevel.services import payroll as payroll_service
+from starlevel.web.exports import payroll_labels
 from starlevel.web.i18n import fmt_month
 from starlevel.web.auth import current_user, requires, session_factory_of
 from starlevel.web.render import gettext, is_htmx, lang_of, render
@@ -78,6 +80,16 @@ def closed_rulebook_text(request: Request[Any, Any, Any], form: RulebookConfirm)
     _ = gettext(request)
     text = _("{month} is closed for payroll: a rulebook version cannot take effect in a closed month. Choose a later month.")
     return text.format(month=fmt_month(form.effective_from, lang_of(request)))
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _payroll_month(session: Session, month: str) -> str:
+    chosen, options = hr_service.pick_month(session, month or None)
+    if chosen is None or (month and month not in options):
+        raise NotFoundException(f"month {month!r} has not been evaluated")
+    return chosen
 
 
 class DecisionForm(Struct):
@@ -161,15 +173,24 @@ class HrController(Controller):
         chosen, options = hr_service.pick_month(db_session, month or None)
         teams, grand = hr_service.payroll_summary(db_session, chosen) if chosen else ([], None)
         return render(request, "hr/payroll.html", month=chosen, months=options, teams=teams, grand=grand,
-                      asked=month if month and month != chosen else "")
+                      asked=month if month and month != chosen else "",
+                      final=bool(chosen) and months.is_closed(db_session, chosen))
 
     @get("/payroll.csv", name="hr_payroll_csv", guards=[requires("hr")], sync_to_thread=True)
     def payroll_csv(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
                     month: FromQuery[str] = "") -> Stream:
-        chosen, options = hr_service.pick_month(db_session, month or None)
-        if chosen is None or (month and month not in options):
-            raise NotFoundException(f"month {month!r} has not been evaluated")
-        return _csv(request, f"payroll-{chosen}.csv", lambda s: hr_service.payroll_csv_stream(s, chosen))
+        chosen = _payroll_month(db_session, month)
+        labels = payroll_labels(lang_of(request))
+        return _csv(request, f"payroll-{chosen}.csv",
+                    lambda s: payroll_service.csv_bytes(payroll_service.load(s, chosen), labels))
+
+    @get("/payroll.xlsx", name="hr_payroll_xlsx", guards=[requires("hr")], sync_to_thread=True)
+    def payroll_xlsx(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
+                     month: FromQuery[str] = "") -> Response[bytes]:
+        chosen = _payroll_month(db_session, month)
+        data = payroll_service.xlsx_bytes(payroll_service.load(db_session, chosen), payroll_labels(lang_of(request)))
+        return Response(data, media_type=XLSX, headers={
+            "Content-Disposition": f'attachment; filename="payroll-{chosen}.xlsx"', "Cache-Control": "no-store"})
 
     @get("/ladder.csv", name="hr_ladder_csv", guards=[requires("hr")], sync_to_thread=False)
     def ladder_csv(self, request: Request[Any, Any, Any]) -> Stream:

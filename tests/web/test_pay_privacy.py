@@ -72,5 +72,15 @@ def test_agent_sees_own_pay_and_nobody_elses(client, passwords, total) -> None: 
 @pytest.mark.parametrize("role", ["inspector", "admin", "agent"])
 def test_pay_exports_are_hr_only(client, passwords, role: str) -> None:  # type: ignore[no-untyped-def]
     as_role(client, passwords, role)
-    for url in ("/hr/payroll", f"/hr/payroll.csv?month={MONTH}", "/hr/ladder.csv", f"/api/months/{MONTH}/results"):
+    for url in ("/hr/payroll", f"/hr/payroll.csv?month={MONTH}", f"/hr/payroll.xlsx?month={MONTH}",
+                "/hr/ladder.csv", f"/api/months/{MONTH}/results", "/hr/months"):
         assert client.get(url).status_code == 403, (role, url)
+
+
+def test_hr_downloads_the_payroll_xlsx(client, passwords) -> None:  # type: ignore[no-untyped-def]
+    as_role(client, passwords, "hr")
+    r = client.get(f"/hr/payroll.xlsx?month={MONTH}", headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert f'filename="payroll-{MONTH}.xlsx"' in r.headers["content-disposition"]
+    assert r.content[:2] == b"PK"
+    assert client.get("/hr/payroll.xlsx?month=1999-01").status_code == 404
