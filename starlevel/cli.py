@@ -441,6 +441,47 @@ def month_reopen(c: Context, month_: str, reason: str, actor: str) -> None:
     click.echo(f"reopened {', '.join(reopened)}")
 
 
+# ------------------------------------------------------------------ review cases
+
+@cli.group(help="Review cases (复核): list them, record HR's outcome.")
+def review() -> None:
+    pass
+
+
+@review.command("list")
+@click.option("--status", type=click.Choice(["open", "done", "all"]), default="open", show_default=True)
+@pass_ctx
+def review_list(c: Context, status: str) -> None:
+    from starlevel.services import reviews
+
+    with c.session() as session:
+        items, total = reviews.cases(session, status=status, per_page=10_000)
+    click.echo(f"{total} {status} review case(s)")
+    for x in items:
+        done = f"  {x.outcome} by {x.decided_by}: {x.note}" if x.outcome else ""
+        click.echo(f"{x.month}  {x.agent_id}  {x.name} ({x.team}) {x.level}★{done}")
+
+
+@review.command("decide", help="Record the outcome of AGENT_ID's review case of YYYY-MM.")
+@click.argument("agent_id")
+@click.argument("month_", metavar="YYYY-MM", callback=_month)
+@click.option("--outcome", required=True, type=click.Choice(["keep", "training", "transfer", "dismissal"]))
+@click.option("--note", default="", help="What was decided and why (required unless keep).")
+@click.option("--actor", default="cli", show_default=True)
+@pass_ctx
+def review_decide(c: Context, agent_id: str, month_: str, outcome: str, note: str, actor: str) -> None:
+    from starlevel.services import reviews
+
+    texts = {"not_a_case": f"{agent_id} has no review case in {month_}",
+             "note_required": f"--note is required for {outcome}", "note_too_long": "--note is too long (2000 at most)"}
+    try:
+        with c.session() as session:
+            reviews.record_outcome(session, agent_id, month_, outcome=outcome, note=note, actor=actor)
+    except reviews.ReviewError as exc:
+        raise click.ClickException(texts.get(exc.code, exc.code)) from exc
+    click.echo(f"review {agent_id} {month_}: {outcome}")
+
+
 # ------------------------------------------------------------------ users
 
 @cli.group(help="Sign-in accounts.")

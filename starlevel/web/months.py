@@ -38,13 +38,13 @@ def refusal_text(request: Request[Any, Any, Any], code: str, month: str) -> str:
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def _values(data: dict[str, Any], name: str) -> list[str]:
+def form_values(data: dict[str, Any], name: str) -> list[str]:
     value = data.get(name, [])
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def _one(data: dict[str, Any], name: str) -> str:
-    values = _values(data, name)
+def form_value(data: dict[str, Any], name: str) -> str:
+    values = form_values(data, name)
     return values[-1].strip() if values else ""
 
 
@@ -78,11 +78,11 @@ class HrMonthsController(Controller):
     @post("/close", name="hr_month_close", sync_to_thread=True)
     def close(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
               data: Form) -> Template | Redirect:
-        month = _one(data, "month")
-        confirmed = _values(data, "incomplete")
+        month = form_value(data, "month")
+        confirmed = form_values(data, "incomplete")
         try:
             svc.close_month(db_session, month, actor=current_user(request).username, confirm_incomplete=confirmed,
-                            confirm_changes=_one(data, "confirm_changes") == "1")
+                            confirm_changes=form_value(data, "confirm_changes") == "1")
             commit_now(db_session)
         except svc.CloseRefused as exc:
             db_session.rollback()
@@ -93,9 +93,9 @@ class HrMonthsController(Controller):
     @post("/reopen", name="hr_month_reopen", sync_to_thread=True)
     def reopen(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
                data: Form) -> Template | Redirect:
-        month = _one(data, "month")
+        month = form_value(data, "month")
         try:
-            svc.reopen_month(db_session, month, reason=_one(data, "reason")[:2000],
+            svc.reopen_month(db_session, month, reason=form_value(data, "reason")[:2000],
                              actor=current_user(request).username)
             commit_now(db_session)
         except svc.CloseRefused as exc:

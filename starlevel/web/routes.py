@@ -10,6 +10,7 @@ def handlers() -> list[Any]:
     from starlevel.web.admin import AdminController
     from starlevel.web.hr import HrController
     from starlevel.web.months import HrMonthsController
+    from starlevel.web.reviews import HrReviewsController
     from starlevel.web.agents import AgentsController
     from starlevel.web.inspector import InspectionsController, UploadsController
     from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
@@ -17,4 +18,4 @@ def handlers() -> list[Any]:
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MyStarController, AgentStarController,
-            HrController, HrMonthsController, AdminController]
+            HrController, HrMonthsController, HrReviewsController, AdminController]
