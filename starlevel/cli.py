@@ -313,6 +313,22 @@ def rulebook_list(c: Context) -> None:
             click.echo(f"v{r.version}\tfrom {r.effective_from}\t{r.label}\t{r.created_by}\t{r.note}")
 
 
+def _read_toml(file: Path) -> dict:  # type: ignore[type-arg]
+    import tomllib
+
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
+
+
+def _rejected(file: Path, problems: list[str]) -> None:
+    click.echo(f"{file}: rejected, {len(problems)} problem(s):", err=True)
+    for p in problems:
+        click.echo(f"  {p}", err=True)
+    sys.exit(1)
+
+
 @rulebook.command("load", help="Validate FILE (TOML) and store it as a new version from a month on.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--effective-from", required=True, callback=_month)
@@ -320,27 +336,61 @@ def rulebook_list(c: Context) -> None:
 @click.option("--actor", default="cli", show_default=True)
 @pass_ctx
 def rulebook_load(c: Context, file: Path, effective_from: str, note: str, actor: str) -> None:
-    import tomllib
-
     from starlevel.domain.rulebook import RulebookError
     from starlevel.services import rulebooks as store
     from starlevel.services.recompute import recompute as rc
 
-    try:
-        document = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{file}: {exc}") from exc
+    document = _read_toml(file)
     try:
         with c.session() as session:
             store.ensure_default(session)
             rb = store.add_version(session, document, effective_from=effective_from, actor=actor, label=file.stem, note=note)
             rc(session, start=effective_from)
     except RulebookError as exc:
-        click.echo(f"{file}: rejected, {len(exc.problems)} problem(s):", err=True)
-        for p in exc.problems:
-            click.echo(f"  {p}", err=True)
-        sys.exit(1)
+        _rejected(file, exc.problems)
     click.echo(f"stored rulebook v{rb.version} effective from {effective_from}; recomputed")
+
+
+@rulebook.command("whatif", help="Run a draft rulebook (TOML) over a past period against the live results: "
+                                  "who would differ, month by month, and what it would cost. Writes nothing.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--from", "start", required=True, callback=_month, help="First month (YYYY-MM).")
+@click.option("--to", "end", required=True, callback=_month, help="Last month (YYYY-MM).")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv"]), default="text", show_default=True,
+              help="csv: one row per agent-month that differs.")
+@pass_ctx
+def rulebook_whatif(c: Context, file: Path, start: str, end: str, fmt: str) -> None:
+    import csv
+
+    from starlevel.domain.rulebook import RulebookError
+    from starlevel.services import whatif
+
+    document = _read_toml(file)
+    try:
+        with c.session() as session:
+            result = whatif.run(session, document, start=start, end=end)
+            session.rollback()  # nothing to keep: a what-if never writes
+    except RulebookError as exc:
+        _rejected(file, exc.problems)
+    except whatif.WhatIfError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(whatif.CSV_COLUMNS)
+        writer.writerows(whatif.csv_rows(result))
+        return
+    click.echo(f"what-if {result.start}..{result.end}: {result.agents} agents differ in {len(result.diffs)} agent-months")
+    click.echo(f"{'month':<8} {'live pay':>14} {'draft pay':>14} {'difference':>12}  promote/demote/waitlist live → draft")
+    for m in result.months:
+        le, de = m.live_events, m.draft_events
+        click.echo(f"{m.month:<8} {m.live:>14,.2f} {m.draft:>14,.2f} {m.difference:>+12,.2f}  "
+                   f"{le['promote']}/{le['demote']}/{le['waitlist']} → {de['promote']}/{de['demote']}/{de['waitlist']}")
+    click.echo(f"{'total':<8} {result.live_total:>14,.2f} {result.draft_total:>14,.2f} {result.difference:>+12,.2f}")
+    for d in result.diffs[:50]:
+        click.echo(f"  {d.month} {d.agent_id} {d.name}: level {d.level_live}→{d.level_draft}, "
+                   f"next {d.next_level_live}→{d.next_level_draft}, pay {_money(d.total_pay_live)}→{_money(d.total_pay_draft)}")
+    if len(result.diffs) > 50:
+        click.echo(f"  … {len(result.diffs) - 50} more (use --format csv for all)")
 
 
 # ------------------------------------------------------------------ month close

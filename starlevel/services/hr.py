@@ -519,6 +519,32 @@ class PreviewResult:
         return bool(self.changed_results or self.level_changes_total)
 
 
+def evaluate_in_memory(
+    session: Session, rulebooks: Sequence[Rulebook], start: str, *, end: str | None = None,
+    agents: Sequence[Any] | None = None, first: str | None = None, last_data: str | None = None,
+) -> list[Any]:
+    """Run the ladder with ``rulebooks`` from ``start`` (to ``end``, default the last
+    evaluated month) over the stored inputs, resuming from the stored results before
+    ``start``. Nothing is written: the rulebook preview and the what-if both use this."""
+    if agents is None:
+        agents = recompute_service.load_agents(session)
+    if last_data is None:
+        last_data = recompute_service.last_data_month(session)
+    evaluated = evaluated_months(agents, last_data)
+    if first is None:
+        first = evaluated[0] if evaluated else start
+    if end is not None:
+        agents = [a for a in agents if M.month_of(a.hired_on) <= end]
+        last_data = min(last_data, end) if last_data else end
+    prior = {} if start <= first else recompute_service.load_prior(session, start, prior_months_needed(rulebooks) + 1)
+    evidence = recompute_service.load_evidence(session, rulebooks, start, end or evaluated[-1])
+    metrics = recompute_service.load_metrics(session, start, end=end)
+    decisions = recompute_service.load_decisions(session, start)
+    results = evaluate(agents, evidence, metrics, decisions, rulebooks, last_data_month=last_data,
+                       start=None if start <= first else start, prior=prior)
+    return results if end is None else [r for r in results if r.month <= end]
+
+
 def preview_rulebook(session: Session, document: Mapping[str, Any], effective_from: str, *, max_listed: int = 200) -> PreviewResult:
     """Run the ladder with the candidate version added and compare with the stored results.
 
@@ -540,12 +566,7 @@ def preview_rulebook(session: Session, document: Mapping[str, Any], effective_fr
                              None, ZERO, ZERO, [], 0)
     first, end = evaluated[0], evaluated[-1]
     start = max(first, effective_from)
-    prior = {} if start == first else recompute_service.load_prior(session, start, prior_months_needed(rulebooks) + 1)
-    evidence = recompute_service.load_evidence(session, rulebooks, start, end)
-    metrics = recompute_service.load_metrics(session, start)
-    decisions = recompute_service.load_decisions(session, start)
-    results = evaluate(agents, evidence, metrics, decisions, rulebooks, last_data_month=last,
-                       start=None if start == first else start, prior=prior)
+    results = evaluate_in_memory(session, rulebooks, start, agents=agents, first=first, last_data=last)
 
     old = {
         (aid, m): (event, level, nxt, total)

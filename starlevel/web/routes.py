@@ -11,6 +11,7 @@ def handlers() -> list[Any]:
     from starlevel.web.hr import HrController
     from starlevel.web.months import HrMonthsController
     from starlevel.web.reviews import HrReviewsController
+    from starlevel.web.whatif import HrWhatIfController
     from starlevel.web.agents import AgentsController
     from starlevel.web.inspector import InspectionsController, UploadsController
     from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
@@ -18,4 +19,5 @@ def handlers() -> list[Any]:
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MyStarController, AgentStarController,
-            HrController, HrMonthsController, HrReviewsController, AdminController]
+            HrController, HrMonthsController, HrReviewsController, HrWhatIfController,
+            AdminController]
