@@ -81,10 +81,18 @@ def cases(session: Session, *, status: str = "open", team: str = "", page: int =
             for a, n, t, m, lv, c, rl, o, note, by, at in rows], int(total)
 
 
-def open_count(session: Session, *, month: str | None = None) -> int:
-    where = _where("open")
+def open_count(session: Session, *, month: str | None = None, since: str | None = None, until: str | None = None,
+               team: str = "", track: str = "") -> int:
+    """Open cases (of ``month``, or of ``since``..``until``; of a team and track)."""
+    where = _where("open", team)
     if month:
         where.append(MonthResultRow.month == month)
+    if since:
+        where.append(MonthResultRow.month >= since)
+    if until:
+        where.append(MonthResultRow.month <= until)
+    if track:
+        where.append(MonthResultRow.track == track)
     return int(session.scalar(
         select(func.count()).select_from(MonthResultRow).outerjoin(ReviewOutcomeRow, _live()).where(*where)) or 0)
 

@@ -158,7 +158,8 @@ class HrController(Controller):
             if item is None:
                 raise NotFoundException("no such agent-month")
             return render(request, "hr/_row.html", item=item, error=error, reason=data.reason if error else "",
-                          status_code=status_for(request, error is None))
+                          status_code=status_for(request, error is None),
+                          headers=None if error else {"HX-Trigger": "decided"})
         if error is None:
             return Redirect(f"/hr?month={data.month}#row-{data.agent_id}")
         review = hr_service.month_review(db_session, data.month or None, per_page=PER_PAGE, lang=lang_of(request))

@@ -9,6 +9,7 @@ def handlers() -> list[Any]:
     from starlevel.web.account import AccountController
     from starlevel.web.admin import AdminController
     from starlevel.web.hr import HrController
+    from starlevel.web.dashboard import HrDashboardController
     from starlevel.web.months import HrMonthsController
     from starlevel.web.reviews import HrReviewsController
     from starlevel.web.whatif import HrWhatIfController
@@ -19,5 +20,5 @@ def handlers() -> list[Any]:
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MyStarController, AgentStarController,
-            HrController, HrMonthsController, HrReviewsController, HrWhatIfController,
+            HrController, HrDashboardController, HrMonthsController, HrReviewsController, HrWhatIfController,
             AdminController]
