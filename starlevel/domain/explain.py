@@ -8,11 +8,13 @@ star for the "my star" page.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
 from starlevel.domain.model import Agent, MonthResult
 from starlevel.domain.months import add_months, month_of
+from starlevel.domain.ladder import outlook
 from starlevel.domain.rulebook import Rulebook
 
 __all__ = ["explain_text", "progress"]
@@ -25,6 +27,7 @@ _WHY_EN = {
     "red_line": "red-line defect",
     "below_threshold": "below {thr}",
     "below_pass_mark": "a dimension below the pass mark",
+    "below_item_floor": "an item below the floor for this star",
 }
 _WHY_ZH = {
     "before_level": "早于当前星级",
@@ -32,6 +35,7 @@ _WHY_ZH = {
     "red_line": "出现红线问题",
     "below_threshold": "低于{thr}分",
     "below_pass_mark": "有单项低于及格分",
+    "below_item_floor": "有单项低于该星级的单项要求",
 }
 
 
@@ -67,7 +71,7 @@ def _window_failures(check: dict[str, Any], lang: Lang) -> list[str]:
             prev = None
             continue
         comp = comps[i] if i < len(comps) else None
-        if why in ("below_threshold", "below_pass_mark") and comp is not None:
+        if why in ("below_threshold", "below_pass_mark", "below_item_floor") and comp is not None:
             runs.append(([month], why, comp))
             prev = None
         elif prev == why and runs:
@@ -116,9 +120,28 @@ def _missing(checks: Sequence[dict[str, Any]], lang: Lang) -> list[str]:
                 parts.append(f"差错和投诉{c['have']}次（须为零）")
             else:
                 parts.append(f"{c['have']} errors and complaints (must be none)")
+        elif key == "decision_month":
+            months = "、".join(f"{m}月" for m in c["need"]) if zh else ", ".join(str(m) for m in c["need"])
+            parts.append(f"晋升只在每年{months}底评定" if zh else f"promotions are decided only at the end of month {months} of the year")
+        elif key == "no_complaints":
+            parts.append(f"考核期内有效投诉{c['have']}次（须为零）" if zh else f"{c['have']} valid complaints in the window (must be none)")
+        elif key == "requires":
+            parts.extend(_condition_text(x, lang) for x in c.get("conditions", []) if not x.get("ok"))
         else:
             parts.append(str(key))
     return parts
+
+
+_OPS = {"at_least": "≥", "above": ">", "at_most": "≤", "below": "<", "equals": "="}
+
+
+def _condition_text(c: dict[str, Any], lang: Lang) -> str:
+    """'collection_rate 95 (needs ≥ 100)' — one condition of a star, a veto or a requirement."""
+    have = c.get("have")
+    shown = "—" if have is None else have
+    if lang == "zh":
+        return f"{c['of']}为{shown}（要求{_OPS.get(c['op'], c['op'])}{c['need']}）"
+    return f"{c['of']} {shown} (needs {_OPS.get(c['op'], c['op'])} {c['need']})"
 
 
 def _floor_note(result: MonthResult, params: dict[str, Any], lang: Lang) -> str:
@@ -173,6 +196,16 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             if expl.get("status") == "approved":
                 text += " Approved by HR."
         return text
+    if rule in ("promote_pending", "hold") and "earned" in p:  # a direct scheme's star awaiting approval
+        earned = p["earned"]
+        if rule == "hold":
+            reason = hr.get("reason") or ""
+            if zh:
+                return f"本月数据评定为{earned}星，被暂缓审定" + (f"：{reason}" if reason else "") + f"；本月按{level}星计。"
+            return f"This month's figures earn {earned}★, held by HR" + (f": {reason}" if reason else "") + f"; the month counts at {level}★."
+        if zh:
+            return f"本月数据评定为{earned}星，待审定；审定前按{level}星计。"
+        return f"This month's figures earn {earned}★, waiting for approval; until then the month counts at {level}★."
     if rule == "promote_pending":
         if zh:
             return f"拟晋升为{to}星（{_span(window)}平均{avg}分，排名第{p.get('rank')}），待人事审定；审定前星级不变。"
@@ -256,6 +289,29 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             base = f"At the top level {level}★ with a composite of {comp}; keep it at or above the floor {floor}."
         note = _floor_note(result, p, lang)
         return base + ((" " if not zh else "") + note if note else "")
+    if expl.get("veto") and rule not in ("incomplete",):
+        codes = "、".join(expl["veto"]) if zh else ", ".join(expl["veto"])
+        veto = (f"本月触发一票否决（{codes}）：考核成绩为0，绩效奖金和星级奖励为0。" if zh
+                else f"Veto this month ({codes}): the appraisal counts as 0, with no bonus and no star allowance.")  # fmt: skip
+        if rule == "direct":
+            return veto + (f"本月星级{level}星。" if zh else f" Level {level}★ this month.")
+        rest = explain_text(replace(result, explanation={k: v for k, v in expl.items() if k != "veto"}), lang)
+        return veto + ("" if zh else " ") + rest
+    if rule == "direct":
+        earned = p.get("earned", level)
+        failed = [c for c in checks if c.get("key") == "star" and not c.get("ok") and c.get("level", 0) > earned]
+        held = ""
+        if failed:
+            nearest = failed[-1]
+            misses = [_condition_text(x, lang) for x in nearest.get("conditions", []) if not x.get("ok")]
+            held = (f"未达{nearest['level']}星：" + "，".join(misses) + "。") if zh else (
+                f" Not {nearest['level']}★: " + "; ".join(misses) + ".")
+        status = expl.get("status")
+        if zh:
+            text = f"本月数据评定为{level}星" + ("（已审定）" if status == "approved" else "") + "。"
+        else:
+            text = f"This month's figures earn {level}★" + (" (approved)" if status == "approved" else "") + "."
+        return text + held
     if rule == "not_eligible":
         parts = _missing(checks, lang)
         if zh:
@@ -270,45 +326,33 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
 # --------------------------------------------------------------------------- progress
 
 
-def _qualifies(r: MonthResult, thr: Decimal) -> bool:
-    return (
-        r.complete
-        and r.composite is not None
-        and r.composite >= thr
-        and r.all_dimensions_pass
-        and not r.red_line_codes
-    )
-
-
 def progress(agent: Agent, results_so_far: Sequence[MonthResult], rb: Rulebook) -> dict[str, Any]:
     """Where ``agent`` stands after its last evaluated month (JSON-ready).
 
-    ``results_so_far`` are the agent's results, sorted by month. Conditions are those of
-    §5.1 for the next level, judged at the end of the last month (``as_of``); ``window_have``
-    counts the consecutive qualifying months at the current level ending at ``as_of``.
-    ``earliest_month`` is the first month a promotion could come if every month from now
-    on qualifies (quotas permitting).
+    The conditions are the engine's own checks for the next level (:func:`ladder.outlook`),
+    judged at the end of the last month (``as_of``); ``window_have`` counts the consecutive
+    qualifying months at the current level ending at ``as_of``. ``earliest_month`` is the
+    first month a promotion could come if every month from now on qualifies (quotas
+    permitting). Under a direct policy ``promotion`` lists the next star's conditions from
+    the last month, each with the figure it had and the gap to close.
     """
     hire = month_of(agent.hired_on)
     if results_so_far:
-        last = results_so_far[-1]
-        as_of: str | None = last.month
-        level = last.next_level
-        changed = last.next_level != last.level
-        since = add_months(last.month, 1) if changed else last.level_since
-        below = 0 if changed else last.below_floor
-        tenure = last.tenure
-        pending = last.rule == "promote_pending"
+        view = outlook(agent, results_so_far, rb)
+        as_of: str | None = view["as_of"]
+        level = view["level"]
+        since = view["level_since"]
+        below = view["below_floor"]
+        tenure = view["tenure"]
+        pending = view["pending"]
     else:
-        last = None
-        changed = False
+        view = None
         as_of = None
-        level = min(max(agent.initial_level, rb.min_level), rb.max_level)
+        level = rb.starting_level(agent.initial_level)
         since = hire
         below = 0
         tenure = 0
         pending = False
-    level = min(max(level, rb.min_level), rb.max_level)
     nxt = add_months(as_of, 1) if as_of is not None else hire
     out: dict[str, Any] = {
         "agent_id": agent.agent_id,
@@ -319,68 +363,58 @@ def progress(agent: Agent, results_so_far: Sequence[MonthResult], rb: Rulebook) 
         "floor": str(rb.floor(level)),
         "below_floor": below,
         "after_months": rb.after_months,
-        "warning": below >= 1,
+        "warning": below >= 1 and rb.floors_on and rb.demotion_enabled and not rb.is_direct,
         "months_until_demotion": (rb.after_months - below) if below >= 1 else None,
         "pending_promotion": pending,
         "top": level >= rb.max_level,
         "next_level": None,
         "promotion": None,
+        "direct": rb.is_direct,
     }
+    if rb.is_direct:
+        if view is not None and view["target"] is not None:
+            conds = []
+            for c in view["checks"]:
+                gap = None
+                if not c.get("ok") and c.get("have") is not None and c["op"] in ("at_least", "above"):
+                    gap = str(Decimal(c["need"]) - Decimal(c["have"]))
+                elif not c.get("ok") and c.get("have") is not None and c["op"] in ("at_most", "below"):
+                    gap = str(Decimal(c["have"]) - Decimal(c["need"]))
+                conds.append({"key": "condition", "ok": bool(c.get("ok")), "need": c["need"], "have": c.get("have"),
+                              "of": c["of"], "op": c["op"], "gap": gap})  # fmt: skip
+            conds.sort(key=lambda c: c["ok"])  # what holds the star back first
+            out["next_level"] = view["target"]
+            out["promotion"] = {"to": view["target"], "conditions": conds, "all_met": all(c["ok"] for c in conds),
+                                "direct": True}  # fmt: skip
+        return out
     rule = rb.promotion_to(level + 1)
     if level >= rb.max_level or rule is None:
         return out
     out["next_level"] = level + 1
     thr = rule.threshold.get(agent.track)
     w = rule.window
-
-    # The consecutive qualifying months at the current level ending at as_of.
-    k = 0
-    window_results: list[MonthResult] = []
-    if last is not None and not changed:
-        streak_open = True
-        for r in reversed(results_so_far):
-            if r.month < since or r.level != level or len(window_results) >= w:
-                break
-            window_results.append(r)
-            if streak_open and thr is not None and _qualifies(r, thr):
-                k += 1
-            else:
-                streak_open = False
-    window_results.reverse()
-    errs = sum(r.error_defects + r.complaints for r in window_results)
-    n = sum(r.n_inspections for r in window_results)
-
+    if view is not None:
+        checks = [dict(c) for c in view["checks"] if c["key"] not in ("no_demotion", "track")]
+    else:
+        checks = [
+            {"key": "probation", "ok": False, "need": agent.probation_months + 1, "have": 0},
+            {"key": "tenure", "ok": rule.min_tenure == 0, "need": rule.min_tenure, "have": 0},
+            {"key": "window", "ok": False, "need": w, "have": 0, "months": [], "why": [],
+             "threshold": None if thr is None else str(thr)},
+        ]  # fmt: skip
+    window = next(c for c in checks if c["key"] == "window")
+    k = int(window["have"]) if window.get("test") != "mean" else 0
+    whys = window.get("why") or []
+    window["all_months"] = list(window.get("months", []))
+    window["months"] = [m for m, why in zip(window.get("months", []), whys, strict=False) if why != "before_level"]
     need_tenure = max(rule.min_tenure, agent.probation_months + 1)
-    probation_ok = tenure > agent.probation_months
-    tenure_ok = tenure >= rule.min_tenure
     tenure_from = add_months(hire, need_tenure - 1)
-    conditions: list[dict[str, Any]] = [
-        {"key": "probation", "ok": probation_ok, "need": agent.probation_months + 1, "have": tenure},
-        {"key": "tenure", "ok": tenure_ok, "need": rule.min_tenure, "have": tenure},
-        {
-            "key": "window",
-            "ok": k >= w,
-            "need": w,
-            "have": k,
-            "months": [r.month for r in window_results],
-            "threshold": None if thr is None else str(thr),
-        },
-    ]
-    if rule.max_error_rate is not None:
-        rate = None if n == 0 else (Decimal(errs) / n).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-        conditions.append(
-            {
-                "key": "error_rate",
-                "ok": n > 0 and errs < rule.max_error_rate * n,
-                "need": str(rule.max_error_rate),
-                "have": None if rate is None else str(rate),
-            }
-        )
-    if rule.zero_errors:
-        conditions.append({"key": "zero_errors", "ok": bool(window_results) and errs == 0, "need": 0, "have": errs})
     # Earliest month a promotion could be decided, if every month from now on qualifies.
     window_from = add_months(nxt, max(0, w - min(k, w - 1) - 1))
     earliest = max(window_from, tenure_from, nxt)
+    if rb.policy.decide_in:
+        while int(earliest[5:7]) not in rb.policy.decide_in:
+            earliest = add_months(earliest, 1)
     out["promotion"] = {
         "to": level + 1,
         "threshold": None if thr is None else str(thr),
@@ -390,9 +424,10 @@ def progress(agent: Agent, results_so_far: Sequence[MonthResult], rb: Rulebook) 
         "min_tenure": rule.min_tenure,
         "tenure_months_needed": max(0, need_tenure - tenure),
         "tenure_ok_from": tenure_from,
-        "conditions": conditions,
-        "all_met": all(c["ok"] for c in conditions),
+        "conditions": checks,
+        "all_met": all(c["ok"] for c in checks),
         "earliest_month": earliest,
         "quota": None if rb.quota(level + 1) is None else str(rb.quota(level + 1)),
+        "direct": False,
     }
     return out

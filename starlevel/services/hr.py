@@ -28,7 +28,7 @@ from starlevel.domain import months as M
 from starlevel.domain.explain import explain_text
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import EVENTS
-from starlevel.domain.rulebook import Rulebook, RulebookError, parse_rulebook, rulebook_to_document
+from starlevel.domain.rulebook import Problem, Rulebook, RulebookError, parse_rulebook, rulebook_to_document
 from starlevel.services import corrections, months, recompute as recompute_service, rulebooks as rulebook_store
 from starlevel.services.corrections import CorrectionError
 from starlevel.services.export import LADDER_COLUMNS, ladder_rows
@@ -468,15 +468,15 @@ def version_document(session: Session, version: int) -> tuple[Rulebook, dict[str
 
 def parse_candidate(text: str, effective_from: str) -> dict[str, Any]:
     """TOML text -> a validated rulebook document. Raises RulebookError listing every problem."""
-    problems = []
+    problems: list[str] = []
     if not M.is_month(effective_from or ""):
-        problems.append(f"effective_from: {effective_from!r} is not a month (YYYY-MM)")
+        problems.append(Problem("{path}: not a month (YYYY-MM): {value}", path="effective_from", value=repr(effective_from)))
     if not (text or "").strip():
-        raise RulebookError([*problems, "document: empty"])
+        raise RulebookError([*problems, Problem("{path}: must not be empty", path="document")])
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RulebookError([*problems, f"document: not valid TOML: {exc}"]) from exc
+        raise RulebookError([*problems, Problem("document: not valid TOML: {error}", error=str(exc))]) from exc
     try:
         parse_rulebook(doc, version=1, effective_from=effective_from if not problems else "2000-01")
     except RulebookError as exc:

@@ -24,7 +24,7 @@ from msgspec import Struct
 from sqlalchemy.orm import Session
 
 from starlevel.domain import months as M
-from starlevel.domain.rulebook import RulebookError
+from starlevel.domain.rulebook import Problem, RulebookError
 from starlevel.services import hr as hr_service
 from starlevel.services import months
 from starlevel.services import payroll as payroll_service
@@ -113,6 +113,11 @@ class RulebookConfirm(Struct):
     label: str = ""
     note: str = ""
     toml: str = ""
+
+
+def _render_problem(problem: str, _: Any) -> str:
+    """A rulebook problem in the request's language (its template through the catalogs)."""
+    return problem.render(_) if isinstance(problem, Problem) else problem
 
 
 class HrController(Controller):
@@ -218,7 +223,7 @@ class HrController(Controller):
             )
         return render(
             request, "hr/rulebook.html", versions=versions, shown=shown, rb=rb, form=form,
-            problems=problems or [], saved=saved, latest_month=last,
+            problems=[_render_problem(p, gettext(request)) for p in problems or []], saved=saved, latest_month=last,
             status_code=status_for(request, not problems),
         )
 

@@ -11,7 +11,7 @@ from litestar.response import Template
 from sqlalchemy.orm import Session
 
 from starlevel.domain import months as M
-from starlevel.domain.rulebook import RulebookError
+from starlevel.domain.rulebook import Problem, RulebookError
 from starlevel.services import hr as hr_service
 from starlevel.services import months as month_service
 from starlevel.services import rulebooks as rulebook_store
@@ -37,7 +37,9 @@ class HrWhatIfController(Controller):
     include_in_schema = False
 
     def _page(self, request: Request[Any, Any, Any], session: Session, *, toml: str, start: str, end: str,
-              result: svc.WhatIf | None = None, problems: list[str] | None = None) -> Template:
+              result: svc.WhatIf | None = None, problems: list[Any] | None = None) -> Template:
+        _ = gettext(request)
+        problems = [p.render(_) if isinstance(p, Problem) else p for p in problems or []]
         publish_from = month_service.first_open(session, start) if M.is_month(start) else ""
         return render(request, "hr/whatif.html", toml=toml, start=start, end=end, result=result,
                       problems=problems or [], listed=LISTED, publish_from=publish_from,
