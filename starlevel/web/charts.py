@@ -37,7 +37,7 @@ COLOURS = {
     "composite": "#1d5fa8",
     "threshold": "#1f7a3f",
     "floor": "#b3261e",
-    "level": "#b4690e",
+    "level": "#9c5a0b",
     "grid": "#d9dee6",
     "gap": "#eef1f5",
     "text": "#5f6b7a",
