@@ -26,7 +26,7 @@ from starlevel.domain.model import CHANNELS
 from starlevel.domain.months import add_months, is_month, month_of
 from starlevel.domain.rulebook import Rulebook, Tier
 from starlevel.domain.scoring import inspection_score
-from starlevel.services import audit, corrections, rulebooks
+from starlevel.services import audit, clock, corrections, rulebooks
 from starlevel.services.importer import COLUMNS, KINDS, ImportResult, import_table
 from starlevel.services.recompute import recompute, recompute_agent
 
@@ -299,7 +299,7 @@ def create(session: Session, draft: Draft, *, actor: str, today: date | None = N
     """Validate and store one inspection (``inspector`` = ``actor``), then re-evaluate the
     agent from its month (company-wide when a quota could be touched; with ``defer`` that
     part is left to the background worker). Raises :class:`InvalidInspection` listing every problem; nothing is written then."""
-    today = today or date.today()
+    today = today or clock.today()
     problems, agent, rb = validate(session, draft, today=today)
     if problems:
         raise InvalidInspection(problems)

@@ -122,6 +122,7 @@ def template_globals(lang: str) -> dict[str, Any]:
     _ = gettext_for(lang)
     return {
         "_": _,
+        "ngettext": catalog(lang).ngettext,
         "lang": lang,
         "fmt_number": lambda v, places=2: fmt_number(v, lang, places),
         "fmt_money": lambda v: fmt_money(v, lang),

@@ -28,7 +28,7 @@ from litestar.response import Redirect, Response, Template
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Inspection, InspectionDefect
-from starlevel.services import inspections as svc
+from starlevel.services import clock, inspections as svc
 from starlevel.services.importer import ImportRejected
 from starlevel.web.background import defer_recompute
 from starlevel.web.auth import CurrentUser, current_user, requires
@@ -107,7 +107,7 @@ def _filters(request: Request[Any, Any, Any], session: Session, *, month: str, a
     user = current_user(request)
     mine_on = ("1" in mine) if mine is not None else user.role == "inspector"
     if not svc.is_month(month):
-        month = svc.latest_month(session, user.username if mine_on else None) or svc.month_of(date.today())
+        month = clock.current_month()  # inspectors sample the month in progress
     tier_n = int(tier) if tier.strip().isdigit() else None
     return svc.ListFilters(month=month, agent=agent.strip(), tier=tier_n,
                            inspector=user.username if mine_on else None), mine_on
@@ -123,7 +123,7 @@ def _form_context(request: Request[Any, Any, Any], session: Session, draft: svc.
         "preview": svc.score_preview(rb, draft),
         "picked": svc.find_agent(session, draft.agent_id) if draft.agent_id else None,
         "channels": svc.CHANNELS,
-        "today": date.today(),
+        "today": clock.today(),
         **extra,
     }
 
@@ -147,7 +147,7 @@ def _page(request: Request[Any, Any, Any], session: Session, *, draft: svc.Draft
     filters, mine_on = _filters(request, session, month=month, agent=agent, tier=tier, mine=mine)
     ctx = _list_context(session, filters, mine_on, int(page) if page.isdigit() else 1)
     if _may_create(user):
-        ctx |= _form_context(request, session, draft or svc.Draft(contact_on=date.today().isoformat()), problems)
+        ctx |= _form_context(request, session, draft or svc.Draft(contact_on=clock.today().isoformat()), problems)
     ctx["can_create"] = _may_create(user)
     return render(request, "inspections/index.html", partial="inspections/_results.html",
                   status_code=status_code, **ctx, **extra)
