@@ -82,3 +82,58 @@ def test_pager_links_keep_filters_and_work_opened_directly(company, client, lang
     assert second.status_code == 200 and "A003" in second.text and "A001" not in second.text
     one = client.get("/agents?q=bob").text
     assert ("1 agent<" if lang == "en" else "共 1 名客服") in one and "1 agents" not in one
+
+
+# ------------------------------------------------------------------ item 2: the month in progress
+
+def _strong_month(text: str) -> str:
+    import re
+
+    m = re.search(r'class="review-summary">\s*<strong>([^<]+)</strong>', text)
+    assert m, text[:500]
+    return m.group(1)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_default_month_is_the_latest_ended_one(company, client, lang: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The seed's data reach June 2025; on 15 June June is in progress and every default view
+    shows May; June is shown only when picked, labelled as in progress."""
+    monkeypatch.setenv("STARLEVEL_TODAY", "2025-06-15")
+    may, june = i18n.fmt_month("2025-05", lang), i18n.fmt_month("2025-06", lang)
+    client, _ = _as(client, "hr", lang)
+    review = client.get("/hr").text
+    assert _strong_month(review) == may
+    assert f'value="2025-06" >{june} · {_("in progress")}' in review or f'{june} · {_("in progress")}</option>' in review
+    picked = client.get("/hr?month=2025-06").text
+    assert _strong_month(picked) == june and f'({_("in progress")})' in picked
+    assert "<small>· " + may in client.get("/hr/payroll").text
+    assert may in client.get("/agents").text and june not in client.get("/agents").text.split("</h1>")[0]
+    client.post("/logout", headers={"x-csrftoken": client.cookies.get("csrftoken")})
+
+    client, _ = _as(client, "agent", lang)
+    me = html.unescape(client.get("/me").text)
+    assert f'<option value="2025-05" selected>{may}</option>' in me
+    assert 'id="so-far"' in me and _("So far this month") in me and june in me.split('id="so-far"')[1]
+    in_progress = html.unescape(client.get("/me?month=2025-06").text)
+    assert 'id="in-progress-note"' in in_progress and 'id="so-far"' not in in_progress
+    assert _("{month} is in progress: these figures are so far this month and will change until it ends.").format(
+        month=june) in in_progress
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_once_the_month_ends_it_is_the_default(company, client, lang: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("STARLEVEL_TODAY", "2025-07-01")
+    june = i18n.fmt_month("2025-06", lang)
+    client, _ = _as(client, "agent", lang)
+    me = html.unescape(client.get("/me").text)
+    assert f'<option value="2025-06" selected>{june}</option>' in me and 'id="so-far"' not in me
+    assert 'id="in-progress-note"' not in me
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_inspector_list_defaults_to_the_current_month(company, client, lang: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("STARLEVEL_TODAY", "2025-07-03")  # nothing inspected in July yet
+    client, _ = _as(client, "inspector", lang)
+    page = client.get("/inspections").text
+    assert 'value="2025-07"' in page and 'class="insp-row' not in page
+    assert 'name="contact_on" value="2025-07-03"' in page
