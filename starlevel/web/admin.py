@@ -16,7 +16,8 @@ from starlevel.services import admin as admin_service
 from starlevel.services.users import MIN_PASSWORD, ROLES
 from starlevel.web.auth import current_user, requires
 from starlevel.web.hr import commit_now, status_for
-from starlevel.web.render import gettext, render
+from starlevel.web.audit_view import audit_text
+from starlevel.web.render import gettext, lang_of, render
 
 PER_PAGE = 50
 
@@ -146,4 +147,5 @@ class AdminController(Controller):
                                                             per_page=PER_PAGE)
         pages = max(1, -(-total // PER_PAGE))
         return render(request, "admin/audit.html", partial="admin/_audit_table.html", entries=entries, total=total,
-                      entities=entities, entity=entity, actor=actor, page=page, pages=pages)
+                      entities=entities, entity=entity, actor=actor, page=page, pages=pages,
+                      audit=audit_text(lang_of(request)))

@@ -137,3 +137,38 @@ def test_inspector_list_defaults_to_the_current_month(company, client, lang: str
     page = client.get("/inspections").text
     assert 'value="2025-07"' in page and 'class="insp-row' not in page
     assert 'name="contact_on" value="2025-07-03"' in page
+
+
+# ------------------------------------------------------------------ item 4: the audit log in the reader's language
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_audit_log_reads_in_the_users_language(company, client, session_factory, lang: str) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from starlevel.db.engine import session_scope
+    from starlevel.services import corrections
+    from starlevel.services import inspections as svc
+
+    with session_scope(session_factory) as s:
+        insp = svc.create(s, svc.Draft(agent_id="A001", contact_on="2025-06-20", channel="phone", contact_ref="AUD-1",
+                                       picks={"T1-01": svc.Pick("T1-01", "2", ""), "T2-05": svc.Pick("T2-05", "1", "")}),
+                          actor="qa", today=date(2026, 11, 25))
+        corrections.void_inspection(s, insp.inspection_id, reason="sampled twice", actor="qa")
+    client, _ = _as(client, "admin", lang)
+    page = html.unescape(client.get("/admin/audit").text)
+    table = page.split('id="audit-table"')[1].split("</table>")[0]
+    assert "['" not in table and "codes: [" not in table and "agent_id" not in table
+    colon = "：" if lang == "zh" else ": "
+    sep = "、" if lang == "zh" else ", "
+    assert f"{_('audit.field.codes')}{colon}T1-01{sep}T1-01{sep}T2-05" in table or \
+        f"{_('audit.field.codes')}{colon}T1-01{sep}T2-05" in table
+    assert f"{_('audit.field.month')}{colon}{i18n.fmt_month('2025-06', lang)}" in table
+    for key in ("audit.action.void", "audit.action.create", "audit.entity.inspection", "audit.entity.user",
+                "audit.action.import"):
+        assert f">{_(key)}<" in table, key
+    assert f"{_('audit.field.role')}{colon}{_('inspector')}" in table
+    assert _("The default rulebook, loaded on first start.") in html.unescape(
+        client.get("/admin/audit?entity=rulebook").text)
+    # The filter names record kinds, not stored identifiers.
+    assert f'<option value="inspection" >{_("audit.entity.inspection")}</option>' in page or \
+        f'>{_("audit.entity.inspection")}</option>' in page
