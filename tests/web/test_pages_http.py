@@ -172,3 +172,28 @@ def test_audit_log_reads_in_the_users_language(company, client, session_factory,
     # The filter names record kinds, not stored identifiers.
     assert f'<option value="inspection" >{_("audit.entity.inspection")}</option>' in page or \
         f'>{_("audit.entity.inspection")}</option>' in page
+
+
+# ------------------------------------------------------------------ item 5: words
+
+def test_phone_channel_full_width_punctuation_and_plurals(company, client, session_factory, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from starlevel.db.engine import session_scope
+    from starlevel.services import inspections as svc
+
+    monkeypatch.setenv("STARLEVEL_TODAY", "2025-07-03")
+    with session_scope(session_factory) as s:
+        svc.create(s, svc.Draft(agent_id="A001", contact_on="2025-07-02", channel="phone", contact_ref="PH-1"),
+                   actor="qa", today=date(2025, 7, 3))
+    zh, _ = _as(client, "inspector", "zh")
+    page = html.unescape(zh.get("/inspections").text)
+    assert '<option value="phone" >电话</option>' in page or '>电话</option>' in page
+    assert "<td>电话</td>" in page and "话务员" not in page.split('id="inspection-rows"')[1]
+    assert "位不足，共还差" in page and "不足," not in page
+    en = client
+    en.headers["Accept-Language"] = LANGS["en"]
+    en.cookies.set("lang", "en")
+    page = html.unescape(en.get("/inspections").text)
+    assert "1 inspection in Jul 2025" in page and "1 inspections" not in page
+    assert "<td>phone call</td>" in page
