@@ -197,3 +197,54 @@ def test_phone_channel_full_width_punctuation_and_plurals(company, client, sessi
     page = html.unescape(en.get("/inspections").text)
     assert "1 inspection in Jul 2025" in page and "1 inspections" not in page
     assert "<td>phone call</td>" in page
+
+
+# ------------------------------------------------------------------ item 6: HR review wording
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_hr_review_says_what_is_meant(company, client, session_factory, lang: str) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from tests.web.test_hr_service import add_approval_version
+
+    add_approval_version(session_factory)
+    client, _ = _as(client, "hr", lang)
+    page = html.unescape(client.get("/hr?month=2024-09").text)
+    row = page.split('id="row-A001"')[1].split("</tr>")[0]
+    cell = row.split('class="level-change">')[1].split("</td>")[0].strip()
+    assert cell == _("proposed {old}★ → {new}★, waiting for approval").format(old=1, new=2)
+    assert "places taken" not in page
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_full_quota_is_called_full(lang: str) -> None:
+    """A waitlisted row whose level is over-full: "quota full: 23 hold 5★, cap 19"."""
+    from types import SimpleNamespace
+
+    import jinja2
+
+    from starlevel.paths import templates_dir
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())), autoescape=True)
+    item = SimpleNamespace(agent_id="A9", name="N", team="T", track="phone", section="waitlist", level=4, next_level=4,
+                           target=5, composite=None, average=None, rank=24, cap=19, holding=23, event="waitlist",
+                           explanation="", decision=None, decidable=False, month="2025-05")
+    ctx = i18n.template_globals(lang) | {"item": item, "user": None, "csrf_token": lambda: "x"}
+    out = html.unescape(env.get_template("hr/_row.html").render(**ctx))
+    _ = i18n.gettext_for(lang)
+    assert _("quota full: {holding} hold {level}★, cap {cap}").format(holding=23, level=5, cap=19) in out
+    assert _("qualifies for {new}★, waitlisted: stays {old}★").format(new=5, old=4) in out
+
+
+# ------------------------------------------------------------------ item 7: sources cited inside the repository
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_default_rulebook_cites_a_file_of_this_repository(company, client, lang: str) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    toml = (root / "starlevel" / "rulebooks" / "default.toml").read_text(encoding="utf-8")
+    assert "shared/" not in toml and "docs/ladder.md" in toml and (root / "docs" / "ladder.md").is_file()
+    client, _ = _as(client, "hr", lang)
+    page = client.get("/hr/rulebook").text
+    assert "docs/ladder.md" in page and "shared/spec" not in page
