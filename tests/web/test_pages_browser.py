@@ -87,3 +87,44 @@ def test_agents_filters_and_pager_through_htmx(company, live_server, new_page, l
     assert "A003" in page.locator("#agents-table").inner_text()
     page.goto(live_server + "/agents?q=&track=&level=&page=")
     assert "A001" in page.locator("#agents-table").inner_text()
+
+
+@pytest.fixture
+def red_line(company, session_factory):  # type: ignore[no-untyped-def]
+    """A red-line defect for Ann (A001) in June 2025: her promotion to 2★ is blocked."""
+    from datetime import date
+
+    from starlevel.db.engine import session_scope
+    from starlevel.services import inspections as svc
+
+    with session_scope(session_factory) as s:
+        svc.create(s, svc.Draft(agent_id="A001", contact_on="2025-06-25", channel="chat", contact_ref="RL-1",
+                                picks={"T3-01": svc.Pick("T3-01", "1", "")}), actor="qa", today=date(2025, 6, 28))
+
+
+@pytest.mark.parametrize(("lang", "width"), [("zh", 390), ("en", 390), ("en", 1280)])
+def test_my_star_shows_what_blocks_folds_old_months_and_labels_every_level(red_line, live_server, new_page, lang: str, width: int) -> None:  # type: ignore[no-untyped-def]
+    _ = i18n.gettext_for(lang)
+    page = new_page(lang=lang, width=width, height=844)
+    browser_sign_in(page, live_server, *PASSWORDS["agent"])
+    page.goto(live_server + "/me?month=2025-06")
+    blocked = page.locator("#blocked-by")
+    assert _("Not yet: blocked by") in blocked.inner_text()
+    assert "window-bar" in page.locator(".meters.blocked").inner_html()
+    checks = page.locator("ul.checks li")
+    assert "check-no" in (checks.first.get_attribute("class") or "")
+    first_ok = [i for i in range(checks.count()) if "check-no" not in (checks.nth(i).get_attribute("class") or "")][0]
+    assert all("check-no" in (checks.nth(i).get_attribute("class") or "") for i in range(first_ok))
+    # Older months are folded: six rows show, the rest open on demand.
+    assert page.locator("section.months > table tbody tr").count() == 6
+    older = page.locator("#older-months")
+    assert not older.locator("tbody tr").first.is_visible()
+    older.locator("summary").click()
+    assert older.locator("tbody tr").first.is_visible()
+    # The chart labels every level and takes the card's width.
+    labels = page.locator("#history-chart .level-labels text").all_text_contents()
+    assert labels == ["1★", "2★", "3★", "4★", "5★"]
+    chart_w = page.evaluate("document.getElementById('history-chart').getBoundingClientRect().width")
+    card_w = page.evaluate("document.querySelector('.chart-wrap').getBoundingClientRect().width")
+    assert abs(chart_w - card_w) < 1
+    screenshot(page, f"mystar-blocked-{lang}-{width}")
