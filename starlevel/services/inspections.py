@@ -49,6 +49,7 @@ __all__ = [
     "search_agents",
     "upload",
     "void_defect",
+    "void_defects",
     "void_inspection",
 ]
 
@@ -366,12 +367,24 @@ def void_inspection(
 def void_defect(session: Session, defect_id: int, *, reason: str, actor: str, defer: bool = False) -> Inspection:
     """Void one defect occurrence; returns its inspection. The same errors as above
     (a defect of a void inspection counts as void already)."""
-    defect = session.get(InspectionDefect, defect_id)
-    _check_void(reason, (defect.voided_at or defect.inspection.voided_at) if defect else None)
-    month = corrections.void_defect(session, defect_id, reason=reason, actor=actor)
-    assert defect is not None
-    recompute_agent(session, defect.inspection.agent_id, month, defer=defer)
-    return defect.inspection
+    return void_defects(session, [defect_id], reason=reason, actor=actor, defer=defer)
+
+
+def void_defects(session: Session, defect_ids: list[int], *, reason: str, actor: str, defer: bool = False) -> Inspection:
+    """Void occurrences of defects of one inspection together (a code ticked three times,
+    voided at once): each is audited, all or none are voided, one re-evaluation."""
+    _check_void(reason, None)
+    defects = [session.get(InspectionDefect, i) for i in dict.fromkeys(defect_ids)]
+    found = [d for d in defects if d is not None]
+    if not found or len(found) != len(defects) or len({d.inspection_id for d in found}) != 1:
+        raise corrections.CorrectionError(f"no such defects {defect_ids!r} of one inspection")
+    for d in found:
+        _check_void(reason, d.voided_at or d.inspection.voided_at)
+    month = ""
+    for d in found:
+        month = corrections.void_defect(session, d.id, reason=reason, actor=actor)
+    recompute_agent(session, found[0].inspection.agent_id, month, defer=defer)
+    return found[0].inspection
 
 
 # ------------------------------------------------------------------------------ listing
@@ -399,6 +412,23 @@ class Row:
     @property
     def voided(self) -> bool:
         return self.inspection.voided_at is not None
+
+    @property
+    def defect_groups(self) -> list[list[DefectView]]:
+        """Live occurrences of one code with the same note on one line ("×3"); each voided
+        occurrence on its own line (it has its own reason)."""
+        groups: dict[tuple[str, str], list[DefectView]] = {}
+        out: list[list[DefectView]] = []
+        for d in self.defects:
+            if d.voided_at is not None:
+                out.append([d])
+                continue
+            key = (d.code, d.note)
+            if key not in groups:
+                groups[key] = []
+                out.append(groups[key])
+            groups[key].append(d)
+        return out
 
 
 def row_of(session: Session, insp: Inspection, agent_name: str | None = None,

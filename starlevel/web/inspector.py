@@ -251,19 +251,23 @@ class InspectionsController(Controller):
           status_code=200)
     def void_defect(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
                     data: Form) -> Template | Redirect:
-        raw = _first(data, "defect_id")
-        defect = db_session.get(InspectionDefect, int(raw)) if raw.isdigit() else None
-        if defect is None:
-            raise NotFoundException(f"no defect {raw!r}")
-        insp = defect.inspection
+        # One occurrence, or every occurrence of a line shown "×3" (several defect_id values).
+        raws = _multi(data).get("defect_id", [])[:100]
+        defects = [db_session.get(InspectionDefect, int(r)) if r.strip().isdigit() else None for r in raws]
+        if not defects or None in defects or len({d.inspection_id for d in defects if d}) != 1:
+            raise NotFoundException(f"no defect {raws!r}")
+        first = defects[0]
+        assert first is not None
+        insp = first.inspection
         problem = None
         try:
-            insp = svc.void_defect(db_session, defect.id, reason=_first(data, "reason"),
-                                   actor=current_user(request).username, defer=defer_recompute(request))
+            insp = svc.void_defects(db_session, [d.id for d in defects if d], reason=_first(data, "reason"),
+                                    actor=current_user(request).username, defer=defer_recompute(request))
             _commit(db_session)
         except svc.InvalidVoid as exc:
             problem = exc.problem
-        return _void_response(request, db_session, data, insp, f"defect:{defect.id}", problem)
+        target = f"defect:{first.id}" + ("s" if len(defects) > 1 else "")
+        return _void_response(request, db_session, data, insp, target, problem)
 
 
 @dataclass

@@ -248,3 +248,51 @@ def test_default_rulebook_cites_a_file_of_this_repository(company, client, lang:
     client, _ = _as(client, "hr", lang)
     page = client.get("/hr/rulebook").text
     assert "docs/ladder.md" in page and "shared/spec" not in page
+
+
+# ------------------------------------------------------------------ item 9: a defect ticked three times
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_defect_ticked_three_times_is_one_line(company, client, session_factory, lang: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import re
+    from datetime import date
+
+    from sqlalchemy import select
+
+    from starlevel.db.engine import session_scope
+    from starlevel.db.models import InspectionDefect
+    from starlevel.services import inspections as svc
+
+    monkeypatch.setenv("STARLEVEL_TODAY", "2025-06-28")
+    with session_scope(session_factory) as s:
+        iid = svc.create(s, svc.Draft(agent_id="A002", contact_on="2025-06-21", channel="chat", contact_ref="X3",
+                                      picks={"T1-01": svc.Pick("T1-01", "3", "")}), actor="qa",
+                         today=date(2025, 6, 28)).inspection_id
+        ids = list(s.scalars(select(InspectionDefect.id).where(InspectionDefect.inspection_id == iid)
+                             .order_by(InspectionDefect.id)))
+    assert len(ids) == 3
+    client, _ = _as(client, "inspector", lang)
+
+    def row() -> str:
+        page = html.unescape(client.get("/inspections?month=2025-06").text)
+        return page.split(f'data-inspection-id="{iid}"')[1].split("</tr>")[0]
+
+    r = row()
+    assert r.count(">T1-01</span>") == 1 and "×3" in r
+    assert _("Void all {n}").format(n=3) in r and _("Void one occurrence") in r
+    all_form = r.split(_("Void all {n}").format(n=3))[1]  # from its summary to its button
+    assert sorted(int(x) for x in re.findall(r'name="defect_id" value="(\d+)"', all_form)) == ids
+
+    token = client.cookies.get("csrftoken")
+    one = client.post("/inspections/defects/void", data={"defect_id": str(ids[-1]), "reason": "double tick",
+                                                          "_csrf_token": token}, headers=HX)
+    assert one.status_code == 200
+    r = row()
+    assert "×2" in r and r.count(">T1-01</span>") == 2  # two live on one line, the voided one apart
+    rest = client.post("/inspections/defects/void", data={"defect_id": [str(ids[0]), str(ids[1])], "reason": "not a defect",
+                                                           "_csrf_token": token}, headers=HX)
+    assert rest.status_code == 200
+    r = row()
+    assert "×" not in r and r.count("defect-chip tier-1 voided") == 3
+    with session_scope(session_factory) as s:
+        assert all(s.get(InspectionDefect, i).voided_at is not None for i in ids)
