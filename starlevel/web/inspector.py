@@ -207,9 +207,18 @@ class InspectionsController(Controller):
         if not is_htmx(request):
             return Redirect(f"/inspections?month={insp.month}&saved={insp.inspection_id}", status_code=303)
         view_month = _first(data, "view_month")
+        # The list on show: the new row goes in (and its count up) only when it belongs there.
+        tier = _first(data, "view_tier")
+        shown = svc.ListFilters(month=view_month if svc.is_month(view_month) else None, agent=_first(data, "view_agent"),
+                                tier=int(tier) if tier.isdigit() else None,
+                                inspector=user.username if _first(data, "view_mine") == "1" else None)
+        listed = svc.list_inspections(db_session, shown, per_page=1) if shown.month else None
+        belongs = bool(listed and listed.rows and listed.rows[0].inspection.inspection_id == insp.inspection_id)
         # A fresh form (the date kept for the next contact of the batch) and the new row.
         ctx = _form_context(request, db_session, svc.Draft(contact_on=draft.contact_on), saved=insp.inspection_id,
-                            new_row=svc.row_of(db_session, insp), can_create=True)
+                            saved_month=None if belongs else insp.month, can_create=True,
+                            new_row=svc.row_of(db_session, insp) if belongs else None,
+                            count=listed.total if listed else 0, count_month=view_month)
         if view_month == insp.month:
             ctx["cov"] = svc.coverage(db_session, view_month)
         return render(request, "inspections/_created.html", **ctx)

@@ -296,3 +296,30 @@ def test_a_defect_ticked_three_times_is_one_line(company, client, session_factor
     assert "×" not in r and r.count("defect-chip tier-1 voided") == 3
     with session_scope(session_factory) as s:
         assert all(s.get(InspectionDefect, i).voided_at is not None for i in ids)
+
+
+# ------------------------------------------------------------------ item 10: a saved inspection of another month
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_inspection_of_another_month_is_not_inserted_into_the_list(company, client, lang: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("STARLEVEL_TODAY", "2025-07-03")
+    client, _ = _as(client, "inspector", lang)
+    token = client.cookies.get("csrftoken")
+    base = {"_csrf_token": token, "agent_id": "A001", "channel": "chat", "view_month": "2025-07", "view_agent": "",
+            "view_tier": "", "view_mine": "1"}
+    june = client.post("/inspections", data={**base, "contact_on": "2025-06-30", "contact_ref": "LATE-1"}, headers=HX)
+    assert june.status_code == 200
+    body = html.unescape(june.text)
+    assert "afterbegin:#inspection-rows" not in body and 'id="insp-count"' not in body
+    assert _("It belongs to {month}, not to the list shown.").format(month=i18n.fmt_month("2025-06", lang)) in body
+    assert 'href="/inspections?month=2025-06&saved=' in body
+    july = client.post("/inspections", data={**base, "contact_on": "2025-07-02", "contact_ref": "NOW-1"}, headers=HX)
+    body = html.unescape(july.text)
+    assert "afterbegin:#inspection-rows" in body
+    count = body.split('id="insp-count" hx-swap-oob="true">')[1].split("</p>")[0]
+    assert count == ngettext_for(lang)("{n} inspection in {month}", "{n} inspections in {month}", 1).format(
+        n=1, month=i18n.fmt_month("2025-07", lang))
+
+
+def ngettext_for(lang: str):  # type: ignore[no-untyped-def]
+    return i18n.catalog(lang).ngettext
