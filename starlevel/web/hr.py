@@ -66,7 +66,7 @@ def _streamed(request: Request[Any, Any, Any], make: Callable[[Session], Iterato
 def _csv(request: Request[Any, Any, Any], filename: str, make: Callable[[Session], Iterator[bytes]]) -> Stream:
     return Stream(
         _streamed(request, make),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
 

@@ -331,5 +331,5 @@ class UploadsController(Controller):
             raise NotFoundException(f"no template {kind!r}")
         if name not in self._kinds(request):
             raise PermissionDeniedException("agent files are HR's")
-        return Response(svc.template_csv(name), media_type="text/csv; charset=utf-8",
+        return Response(svc.template_csv(name), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

@@ -8,6 +8,7 @@ from typing import Any
 def handlers() -> list[Any]:
     from starlevel.web.account import AccountController
     from starlevel.web.admin import AdminController
+    from starlevel.web.assets import favicon
     from starlevel.web.hr import HrController
     from starlevel.web.agents import AgentsController
     from starlevel.web.inspector import InspectionsController, UploadsController
@@ -16,4 +17,4 @@ def handlers() -> list[Any]:
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MyStarController, AgentStarController,
-            HrController, AdminController]
+            HrController, AdminController, favicon]

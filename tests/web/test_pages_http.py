@@ -323,3 +323,18 @@ def test_an_inspection_of_another_month_is_not_inserted_into_the_list(company, c
 
 def ngettext_for(lang: str):  # type: ignore[no-untyped-def]
     return i18n.catalog(lang).ngettext
+
+
+# ------------------------------------------------------------------ item 11: favicon, CSV headers
+
+def test_favicon_is_served_to_anyone(client) -> None:  # type: ignore[no-untyped-def]
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml") and b"<svg" in r.content
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_csv_downloads_name_their_charset_once(company, client, lang: str) -> None:  # type: ignore[no-untyped-def]
+    client, _ = _as(client, "hr", lang)
+    for url in ("/hr/payroll.csv?month=2025-06", "/hr/ladder.csv", "/uploads/templates/inspections"):
+        ctype = client.get(url).headers["content-type"]
+        assert ctype.lower().count("charset") == 1 and "utf-8" in ctype.lower(), (url, ctype)
