@@ -8,11 +8,14 @@ star for the "my star" page.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
 from starlevel.domain.model import Agent, MonthResult
 from starlevel.domain.months import add_months, month_of
+from starlevel.domain.ladder import outlook
+from starlevel.domain.records import Check, ConditionCheck, Explanation, Params
 from starlevel.domain.rulebook import Rulebook
 
 __all__ = ["explain_text", "progress"]
@@ -25,6 +28,7 @@ _WHY_EN = {
     "red_line": "red-line defect",
     "below_threshold": "below {thr}",
     "below_pass_mark": "a dimension below the pass mark",
+    "below_item_floor": "an item below the floor for this star",
 }
 _WHY_ZH = {
     "before_level": "早于当前星级",
@@ -32,6 +36,7 @@ _WHY_ZH = {
     "red_line": "出现红线问题",
     "below_threshold": "低于{thr}分",
     "below_pass_mark": "有单项低于及格分",
+    "below_item_floor": "有单项低于该星级的单项要求",
 }
 
 
@@ -55,19 +60,19 @@ def _join(parts: Sequence[str], lang: Lang) -> str:
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
-def _window_failures(check: dict[str, Any], lang: Lang) -> list[str]:
+def _window_failures(check: Check, lang: Lang) -> list[str]:
     """'2024-08–2024-09 before the current level, 2024-10 below 85 (80.00)'."""
     table = _WHY_ZH if lang == "zh" else _WHY_EN
-    thr = check.get("threshold")
-    comps = check.get("composites") or []
+    thr = check.threshold
+    comps = check.composites
     runs: list[tuple[list[str], str, str | None]] = []  # (months, why, composite)
     prev = None
-    for i, (month, why) in enumerate(zip(check.get("months", []), check.get("why", []), strict=False)):
+    for i, (month, why) in enumerate(zip(check.months, check.why, strict=False)):
         if why is None:
             prev = None
             continue
         comp = comps[i] if i < len(comps) else None
-        if why in ("below_threshold", "below_pass_mark") and comp is not None:
+        if why in ("below_threshold", "below_pass_mark", "below_item_floor") and comp is not None:
             runs.append(([month], why, comp))
             prev = None
         elif prev == why and runs:
@@ -84,50 +89,65 @@ def _window_failures(check: dict[str, Any], lang: Lang) -> list[str]:
     return out
 
 
-def _missing(checks: Sequence[dict[str, Any]], lang: Lang) -> list[str]:
+def _missing(checks: Sequence[Check], lang: Lang) -> list[str]:
     parts: list[str] = []
     zh = lang == "zh"
     for c in checks:
-        if c.get("ok"):
+        if c.ok:
             continue
-        key = c.get("key")
+        key = c.key
         if key == "track":
-            parts.append(f"岗位{c['have']}没有晋升门槛" if zh else f"no threshold for track {c['have']}")
+            parts.append(f"岗位{c.have}没有晋升门槛" if zh else f"no threshold for track {c.have}")
         elif key == "probation":
             parts.append("仍在试用期" if zh else "still on probation")
         elif key == "tenure":
-            parts.append(f"工龄{c['have']}/{c['need']}个月" if zh else f"tenure {c['have']} of {c['need']} months")
+            parts.append(f"工龄{c.have}/{c.need}个月" if zh else f"tenure {c.have} of {c.need} months")
         elif key == "window":
             fails = _window_failures(c, lang)
-            months = c.get("months", [])
             if zh:
-                parts.append(f"考核窗口{_span(months)}（连续达标{c['have']}/{c['need']}个月）：" + "，".join(fails))
+                parts.append(f"考核窗口{_span(c.months)}（连续达标{c.have}/{c.need}个月）：" + "，".join(fails))
             else:
-                parts.append(
-                    f"window {_span(months)} ({c['have']} of {c['need']} months qualifying): " + ", ".join(fails)
-                )
+                parts.append(f"window {_span(c.months)} ({c.have} of {c.need} months qualifying): " + ", ".join(fails))
         elif key == "error_rate":
             if zh:
-                parts.append(f"差错率{_pct(c.get('have'))}（须低于{_pct(c.get('need'))}）")
+                parts.append(f"差错率{_pct(c.have)}（须低于{_pct(c.need)}）")
             else:
-                parts.append(f"error rate {_pct(c.get('have'))} (must be below {_pct(c.get('need'))})")
+                parts.append(f"error rate {_pct(c.have)} (must be below {_pct(c.need)})")
         elif key == "zero_errors":
             if zh:
-                parts.append(f"差错和投诉{c['have']}次（须为零）")
+                parts.append(f"差错和投诉{c.have}次（须为零）")
             else:
-                parts.append(f"{c['have']} errors and complaints (must be none)")
+                parts.append(f"{c.have} errors and complaints (must be none)")
+        elif key == "decision_month":
+            months = "、".join(f"{m}月" for m in c.need) if zh else ", ".join(str(m) for m in c.need)
+            parts.append(f"晋升只在每年{months}底评定" if zh else f"promotions are decided only at the end of month {months} of the year")
+        elif key == "no_complaints":
+            parts.append(f"考核期内有效投诉{c.have}次（须为零）" if zh else f"{c.have} valid complaints in the window (must be none)")
+        elif key == "requires":
+            parts.extend(_condition_text(x, lang) for x in c.conditions if not x.ok)
         else:
             parts.append(str(key))
     return parts
 
 
-def _floor_note(result: MonthResult, params: dict[str, Any], lang: Lang) -> str:
+_OPS = {"at_least": "≥", "above": ">", "at_most": "≤", "below": "<", "equals": "="}
+
+
+def _condition_text(c: ConditionCheck, lang: Lang) -> str:
+    """'collection_rate 95 (needs ≥ 100)' — one condition of a star, a veto or a requirement."""
+    shown = "—" if c.have is None else c.have
+    if lang == "zh":
+        return f"{c.of}为{shown}（要求{_OPS.get(c.op, c.op)}{c.need}）"
+    return f"{c.of} {shown} (needs {_OPS.get(c.op, c.op)} {c.need})"
+
+
+def _floor_note(result: MonthResult, params: Params, lang: Lang) -> str:
     """A warning sentence while a below-floor streak is running (and no demotion yet)."""
     count = result.below_floor
     if count < 1 or result.event in ("demote", "review"):
         return ""
-    after = params.get("after_months")
-    floor = params.get("floor")
+    after = params.after_months
+    floor = params.floor
     if lang == "zh":
         text = f"本月综合评分低于保级线{floor}，已连续{count}个月" if floor else f"综合评分已连续{count}个月低于保级线"
         return text + (f"（连续{after}个月将降级）。" if after else "。")
@@ -137,28 +157,28 @@ def _floor_note(result: MonthResult, params: dict[str, Any], lang: Lang) -> str:
 
 def explain_text(result: MonthResult, lang: Lang = "en") -> str:
     """One or two sentences saying what happened to ``result``'s agent in its month and why."""
-    expl = result.explanation or {}
-    rule = expl.get("rule", result.rule)
-    p: dict[str, Any] = expl.get("params", {}) or {}
-    checks: list[dict[str, Any]] = expl.get("checks", []) or []
+    e = Explanation.of_json(result.explanation, result.rule)
+    rule = e.rule
+    p = e.params
+    checks = e.checks
     zh = lang == "zh"
     nxt = add_months(result.month, 1)
-    to = p.get("to")
+    to = p.to
     level = result.level
-    window = p.get("window") or []
-    avg = p.get("average")
-    thr = p.get("threshold")
-    hr = expl.get("hr") or {}
+    window = p.window
+    avg = p.average
+    thr = p.threshold
+    hr_reason = (e.hr.reason if e.hr else "") or ""
 
     if rule == "promote":
-        err = p.get("error_rate")
-        cap = p.get("cap")
+        err = p.error_rate
+        cap = p.cap
         if zh:
             text = f"晋升为{to}星，自{nxt}起生效：{_span(window)}连续{len(window)}个月综合评分均不低于{thr}分，平均{avg}分"
             if err is not None:
                 text += f"，差错率{_pct(err)}"
-            text += f"；排名第{p.get('rank')}" + (f"，名额{cap}人（已占{p.get('holding')}人）。" if cap is not None else "。")
-            if expl.get("status") == "approved":
+            text += f"；排名第{p.rank}" + (f"，名额{cap}人（已占{p.holding}人）。" if cap is not None else "。")
+            if e.status == "approved":
                 text += "已经人事审定。"
         else:
             text = (
@@ -167,37 +187,47 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             )
             if err is not None:
                 text += f", error rate {_pct(err)}"
-            text += f"; ranked {p.get('rank')}" + (
-                f" for a quota of {cap} ({p.get('holding')} already held)." if cap is not None else "."
+            text += f"; ranked {p.rank}" + (
+                f" for a quota of {cap} ({p.holding} already held)." if cap is not None else "."
             )
-            if expl.get("status") == "approved":
+            if e.status == "approved":
                 text += " Approved by HR."
         return text
+    if rule in ("promote_pending", "hold") and p.earned is not None:  # a direct scheme's star awaiting approval
+        earned = p.earned
+        if rule == "hold":
+            reason = hr_reason
+            if zh:
+                return f"本月数据评定为{earned}星，被暂缓审定" + (f"：{reason}" if reason else "") + f"；本月按{level}星计。"
+            return f"This month's figures earn {earned}★, held by HR" + (f": {reason}" if reason else "") + f"; the month counts at {level}★."
+        if zh:
+            return f"本月数据评定为{earned}星，待审定；审定前按{level}星计。"
+        return f"This month's figures earn {earned}★, waiting for approval; until then the month counts at {level}★."
     if rule == "promote_pending":
         if zh:
-            return f"拟晋升为{to}星（{_span(window)}平均{avg}分，排名第{p.get('rank')}），待人事审定；审定前星级不变。"
+            return f"拟晋升为{to}星（{_span(window)}平均{avg}分，排名第{p.rank}），待人事审定；审定前星级不变。"
         return (
-            f"Proposed for promotion to {to}★ ({_span(window)} averaged {avg}, ranked {p.get('rank')}); "
+            f"Proposed for promotion to {to}★ ({_span(window)} averaged {avg}, ranked {p.rank}); "
             f"waiting for HR approval, the level stays {level}★ until then."
         )
     if rule == "hold":
-        reason = hr.get("reason") or ""
+        reason = hr_reason
         if zh:
             return f"晋升{to}星的提议被人事暂缓" + (f"：{reason}。" if reason else "。") + f"星级保持{level}星。"
         return f"Promotion to {to}★ held by HR" + (f": {reason}." if reason else ".") + f" The level stays {level}★."
     if rule == "waitlist":
-        cap = p.get("cap")
+        cap = p.cap
         if zh:
             return (
-                f"已符合{to}星条件（{_span(window)}平均{avg}分，排名第{p.get('rank')}），但{to}星名额{cap}人已满："
+                f"已符合{to}星条件（{_span(window)}平均{avg}分，排名第{p.rank}），但{to}星名额{cap}人已满："
                 "列入候补；下月所有符合条件者重新排名。"
             )
         return (
-            f"Eligible for {to}★ ({_span(window)} averaged {avg}, ranked {p.get('rank')}) but the {to}★ quota "
+            f"Eligible for {to}★ ({_span(window)} averaged {avg}, ranked {p.rank}) but the {to}★ quota "
             f"of {cap} is full: waitlisted. Next month everyone eligible is ranked afresh."
         )
     if rule in ("demote_red_line", "review_red_line"):
-        codes = "、".join(p.get("codes", [])) if zh else ", ".join(p.get("codes", []))
+        codes = "、".join(p.codes) if zh else ", ".join(p.codes)
         if rule == "demote_red_line":
             if zh:
                 return f"本月出现红线问题{codes}：自{nxt}起由{level}星降为{to}星。"
@@ -206,11 +236,9 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             return f"本月出现红线问题{codes}，已是最低星级{level}星：提交审查（辞退或调岗）。"
         return f"Red-line defect {codes} this month at the lowest level {level}★: review (dismissal or transfer)."
     if rule in ("demote_floor", "review_floor"):
-        months = p.get("months", [])
-        comps = p.get("composites", [])
-        pairs = [f"{m} {c}" for m, c in zip(months, comps, strict=False) if c is not None]
-        n = p.get("below_floor")
-        floor = p.get("floor")
+        pairs = [f"{m} {c}" for m, c in zip(p.months, p.composites, strict=False) if c is not None]
+        n = p.below_floor
+        floor = p.floor
         if rule == "demote_floor":
             if zh:
                 return f"连续{n}个月综合评分低于{level}星保级线{floor}分（{'，'.join(pairs)}）：自{nxt}起降为{to}星。"
@@ -225,9 +253,9 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             "lowest level: review (dismissal or transfer)."
         )
     if rule == "incomplete":
-        n = p.get("n_inspections", result.n_inspections)
-        need = p.get("min_inspections")
-        has_metrics = p.get("has_metrics", True)
+        n = p.n_inspections if p.n_inspections is not None else result.n_inspections
+        need = p.min_inspections
+        has_metrics = p.has_metrics is not False
         if zh:
             text = f"本月数据不完整：质检{n}/{need}条" + ("" if has_metrics else "，缺少月度指标") + "；暂无综合评分和薪酬。"
         else:
@@ -238,8 +266,8 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             text += (f"红线问题{'、'.join(red)}仍计入。" if zh else f" Red-line defects still count: {', '.join(red)}.")
         return text
     if rule == "probation":
-        t = p.get("tenure", result.tenure)
-        pm = p.get("probation_months")
+        t = p.tenure if p.tenure is not None else result.tenure
+        pm = p.probation_months
         base = (
             f"试用期（第{t}/{pm}个月）：试用期内不晋升。"
             if zh
@@ -248,7 +276,7 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
         note = _floor_note(result, p, lang)
         return base + ((" " if not zh else "") + note if note else "")
     if rule == "steady":
-        floor = p.get("floor")
+        floor = p.floor
         comp = result.composite
         if zh:
             base = f"已是最高星级{level}星，本月综合评分{comp}分；保持不低于保级线{floor}分即可保级。"
@@ -256,6 +284,29 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             base = f"At the top level {level}★ with a composite of {comp}; keep it at or above the floor {floor}."
         note = _floor_note(result, p, lang)
         return base + ((" " if not zh else "") + note if note else "")
+    if e.veto and rule not in ("incomplete",):
+        codes = "、".join(e.veto) if zh else ", ".join(e.veto)
+        veto = (f"本月触发一票否决（{codes}）：考核成绩为0，绩效奖金和星级奖励为0。" if zh
+                else f"Veto this month ({codes}): the appraisal counts as 0, with no bonus and no star allowance.")  # fmt: skip
+        if rule == "direct":
+            return veto + (f"本月星级{level}星。" if zh else f" Level {level}★ this month.")
+        rest = explain_text(replace(result, explanation={k: v for k, v in result.explanation.items() if k != "veto"}), lang)
+        return veto + ("" if zh else " ") + rest
+    if rule == "direct":
+        earned = p.earned if p.earned is not None else level
+        failed = [c for c in checks if c.key == "star" and not c.ok and (c.level or 0) > earned]
+        held = ""
+        if failed:
+            nearest = failed[-1]
+            misses = [_condition_text(x, lang) for x in nearest.conditions if not x.ok]
+            held = (f"未达{nearest.level}星：" + "，".join(misses) + "。") if zh else (
+                f" Not {nearest.level}★: " + "; ".join(misses) + ".")
+        status = e.status
+        if zh:
+            text = f"本月数据评定为{level}星" + ("（已审定）" if status == "approved" else "") + "。"
+        else:
+            text = f"This month's figures earn {level}★" + (" (approved)" if status == "approved" else "") + "."
+        return text + held
     if rule == "not_eligible":
         parts = _missing(checks, lang)
         if zh:
@@ -270,45 +321,33 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
 # --------------------------------------------------------------------------- progress
 
 
-def _qualifies(r: MonthResult, thr: Decimal) -> bool:
-    return (
-        r.complete
-        and r.composite is not None
-        and r.composite >= thr
-        and r.all_dimensions_pass
-        and not r.red_line_codes
-    )
-
-
 def progress(agent: Agent, results_so_far: Sequence[MonthResult], rb: Rulebook) -> dict[str, Any]:
     """Where ``agent`` stands after its last evaluated month (JSON-ready).
 
-    ``results_so_far`` are the agent's results, sorted by month. Conditions are those of
-    §5.1 for the next level, judged at the end of the last month (``as_of``); ``window_have``
-    counts the consecutive qualifying months at the current level ending at ``as_of``.
-    ``earliest_month`` is the first month a promotion could come if every month from now
-    on qualifies (quotas permitting).
+    The conditions are the engine's own checks for the next level (:func:`ladder.outlook`),
+    judged at the end of the last month (``as_of``); ``window_have`` counts the consecutive
+    qualifying months at the current level ending at ``as_of``. ``earliest_month`` is the
+    first month a promotion could come if every month from now on qualifies (quotas
+    permitting). Under a direct policy ``promotion`` lists the next star's conditions from
+    the last month, each with the figure it had and the gap to close.
     """
     hire = month_of(agent.hired_on)
     if results_so_far:
-        last = results_so_far[-1]
-        as_of: str | None = last.month
-        level = last.next_level
-        changed = last.next_level != last.level
-        since = add_months(last.month, 1) if changed else last.level_since
-        below = 0 if changed else last.below_floor
-        tenure = last.tenure
-        pending = last.rule == "promote_pending"
+        view = outlook(agent, results_so_far, rb)
+        as_of: str | None = view["as_of"]
+        level = view["level"]
+        since = view["level_since"]
+        below = view["below_floor"]
+        tenure = view["tenure"]
+        pending = view["pending"]
     else:
-        last = None
-        changed = False
+        view = None
         as_of = None
-        level = min(max(agent.initial_level, rb.min_level), rb.max_level)
+        level = rb.starting_level(agent.initial_level)
         since = hire
         below = 0
         tenure = 0
         pending = False
-    level = min(max(level, rb.min_level), rb.max_level)
     nxt = add_months(as_of, 1) if as_of is not None else hire
     out: dict[str, Any] = {
         "agent_id": agent.agent_id,
@@ -319,68 +358,58 @@ def progress(agent: Agent, results_so_far: Sequence[MonthResult], rb: Rulebook) 
         "floor": str(rb.floor(level)),
         "below_floor": below,
         "after_months": rb.after_months,
-        "warning": below >= 1,
+        "warning": below >= 1 and rb.floors_on and rb.demotion_enabled and not rb.is_direct,
         "months_until_demotion": (rb.after_months - below) if below >= 1 else None,
         "pending_promotion": pending,
         "top": level >= rb.max_level,
         "next_level": None,
         "promotion": None,
+        "direct": rb.is_direct,
     }
+    if rb.is_direct:
+        if view is not None and view["target"] is not None:
+            conds = []
+            for c in view["checks"]:
+                gap = None
+                if not c.get("ok") and c.get("have") is not None and c["op"] in ("at_least", "above"):
+                    gap = str(Decimal(c["need"]) - Decimal(c["have"]))
+                elif not c.get("ok") and c.get("have") is not None and c["op"] in ("at_most", "below"):
+                    gap = str(Decimal(c["have"]) - Decimal(c["need"]))
+                conds.append({"key": "condition", "ok": bool(c.get("ok")), "need": c["need"], "have": c.get("have"),
+                              "of": c["of"], "op": c["op"], "gap": gap})  # fmt: skip
+            conds.sort(key=lambda c: c["ok"])  # what holds the star back first
+            out["next_level"] = view["target"]
+            out["promotion"] = {"to": view["target"], "conditions": conds, "all_met": all(c["ok"] for c in conds),
+                                "direct": True}  # fmt: skip
+        return out
     rule = rb.promotion_to(level + 1)
     if level >= rb.max_level or rule is None:
         return out
     out["next_level"] = level + 1
     thr = rule.threshold.get(agent.track)
     w = rule.window
-
-    # The consecutive qualifying months at the current level ending at as_of.
-    k = 0
-    window_results: list[MonthResult] = []
-    if last is not None and not changed:
-        streak_open = True
-        for r in reversed(results_so_far):
-            if r.month < since or r.level != level or len(window_results) >= w:
-                break
-            window_results.append(r)
-            if streak_open and thr is not None and _qualifies(r, thr):
-                k += 1
-            else:
-                streak_open = False
-    window_results.reverse()
-    errs = sum(r.error_defects + r.complaints for r in window_results)
-    n = sum(r.n_inspections for r in window_results)
-
+    if view is not None:
+        checks = [dict(c) for c in view["checks"] if c["key"] not in ("no_demotion", "track")]
+    else:
+        checks = [
+            {"key": "probation", "ok": False, "need": agent.probation_months + 1, "have": 0},
+            {"key": "tenure", "ok": rule.min_tenure == 0, "need": rule.min_tenure, "have": 0},
+            {"key": "window", "ok": False, "need": w, "have": 0, "months": [], "why": [],
+             "threshold": None if thr is None else str(thr)},
+        ]  # fmt: skip
+    window = next(c for c in checks if c["key"] == "window")
+    k = int(window["have"]) if window.get("test") != "mean" else 0
+    whys = window.get("why") or []
+    window["all_months"] = list(window.get("months", []))
+    window["months"] = [m for m, why in zip(window.get("months", []), whys, strict=False) if why != "before_level"]
     need_tenure = max(rule.min_tenure, agent.probation_months + 1)
-    probation_ok = tenure > agent.probation_months
-    tenure_ok = tenure >= rule.min_tenure
     tenure_from = add_months(hire, need_tenure - 1)
-    conditions: list[dict[str, Any]] = [
-        {"key": "probation", "ok": probation_ok, "need": agent.probation_months + 1, "have": tenure},
-        {"key": "tenure", "ok": tenure_ok, "need": rule.min_tenure, "have": tenure},
-        {
-            "key": "window",
-            "ok": k >= w,
-            "need": w,
-            "have": k,
-            "months": [r.month for r in window_results],
-            "threshold": None if thr is None else str(thr),
-        },
-    ]
-    if rule.max_error_rate is not None:
-        rate = None if n == 0 else (Decimal(errs) / n).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-        conditions.append(
-            {
-                "key": "error_rate",
-                "ok": n > 0 and errs < rule.max_error_rate * n,
-                "need": str(rule.max_error_rate),
-                "have": None if rate is None else str(rate),
-            }
-        )
-    if rule.zero_errors:
-        conditions.append({"key": "zero_errors", "ok": bool(window_results) and errs == 0, "need": 0, "have": errs})
     # Earliest month a promotion could be decided, if every month from now on qualifies.
     window_from = add_months(nxt, max(0, w - min(k, w - 1) - 1))
     earliest = max(window_from, tenure_from, nxt)
+    if rb.policy.decide_in:
+        while int(earliest[5:7]) not in rb.policy.decide_in:
+            earliest = add_months(earliest, 1)
     out["promotion"] = {
         "to": level + 1,
         "threshold": None if thr is None else str(thr),
@@ -390,9 +419,10 @@ def progress(agent: Agent, results_so_far: Sequence[MonthResult], rb: Rulebook) 
         "min_tenure": rule.min_tenure,
         "tenure_months_needed": max(0, need_tenure - tenure),
         "tenure_ok_from": tenure_from,
-        "conditions": conditions,
-        "all_met": all(c["ok"] for c in conditions),
+        "conditions": checks,
+        "all_met": all(c["ok"] for c in checks),
         "earliest_month": earliest,
         "quota": None if rb.quota(level + 1) is None else str(rb.quota(level + 1)),
+        "direct": False,
     }
     return out

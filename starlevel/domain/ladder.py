@@ -77,8 +77,8 @@ from typing import Any
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Month, Pay
 from starlevel.domain.months import from_index, month_index
 from starlevel.domain.pay import compute_pay, coefficient
-from starlevel.domain.rulebook import Rulebook
-from starlevel.domain.scoring import CTX, Q2, ROUND_HALF_UP, band
+from starlevel.domain.rulebook import SPECIAL_FIGURES, Rulebook
+from starlevel.domain.scoring import CTX, Q2, ROUND_HALF_UP, band, figure, month_scores, quality, vetoed
 
 __all__ = [
     "CHECK_KEYS",
@@ -103,6 +103,7 @@ RULES: tuple[str, ...] = (
     "demote_floor",
     "review_red_line",
     "review_floor",
+    "direct",
 )
 #: rule id -> event
 RULE_EVENT: dict[str, str] = {
@@ -118,10 +119,16 @@ RULE_EVENT: dict[str, str] = {
     "demote_floor": "demote",
     "review_red_line": "review",
     "review_floor": "review",
+    "direct": "none",
 }
-CHECK_KEYS: tuple[str, ...] = ("track", "probation", "tenure", "window", "error_rate", "zero_errors", "no_demotion")
+CHECK_KEYS: tuple[str, ...] = (
+    "decision_month", "track", "probation", "tenure", "window", "error_rate", "zero_errors", "no_complaints",
+    "requires", "no_demotion",
+)  # fmt: skip
 #: why a window month does not qualify, in the order they are tested
-WINDOW_REASONS: tuple[str, ...] = ("before_level", "incomplete", "red_line", "below_threshold", "below_pass_mark")
+WINDOW_REASONS: tuple[str, ...] = (
+    "before_level", "incomplete", "red_line", "below_threshold", "below_pass_mark", "below_item_floor",
+)  # fmt: skip
 
 _ERR_Q = Decimal("0.0001")
 
@@ -156,14 +163,17 @@ def evaluated_months(agents: Sequence[Agent], last_data_month: Month | None) -> 
 def prior_months_needed(rulebooks: Sequence[Rulebook]) -> int:
     """How many months before ``start`` an incremental :func:`evaluate` needs in ``prior``
     (the longest promotion window or demotion streak of any version, at least 1)."""
-    return max([1] + [max(rb.max_window, rb.after_months) for rb in rulebooks])
+    return max([1] + [rb.history_months for rb in rulebooks])
 
 
 # --------------------------------------------------------------------------- internals
 
 
 class _Promo:
-    __slots__ = ("to", "min_tenure", "window", "thr", "thr_s", "max_err", "max_err_s", "zero", "tracks")
+    __slots__ = (
+        "to", "min_tenure", "window", "thr", "thr_s", "max_err", "max_err_s", "zero", "tracks", "item_floor",
+        "item_floor_s", "no_complaints", "requires",
+    )  # fmt: skip
 
     def __init__(self, rb: Rulebook, to: int) -> None:
         p = rb.promotion_to(to)
@@ -177,6 +187,10 @@ class _Promo:
         self.max_err_s = None if p.max_error_rate is None else str(p.max_error_rate)
         self.zero = p.zero_errors
         self.tracks = sorted(p.threshold)
+        self.item_floor = p.item_floor
+        self.item_floor_s = None if p.item_floor is None else str(p.item_floor)
+        self.no_complaints = p.no_complaints
+        self.requires = p.requires
 
 
 # dimension kinds
@@ -206,6 +220,22 @@ class _Info:
         "comp_cache",
         "pay_cache",
         "score",
+        "direct",
+        "policy",
+        "req_keys",
+        "top_keys",
+        "has_veto",
+        "allowance_n",
+        "commission",
+        "floors_on",
+        "down_band",
+        "wend",
+        "mean_test",
+        "min_complete",
+        "decide_in",
+        "skip",
+        "stars",
+        "otherwise",
     )
 
     def __init__(self, rb: Rulebook) -> None:
@@ -213,8 +243,8 @@ class _Info:
         self.version = rb.version
         self.min_level = rb.min_level
         self.max_level = rb.max_level
-        self.floors = dict(rb.floors)
-        self.floor_s = {k: str(v) for k, v in rb.floors.items()}
+        self.floors = {lvl: rb.floor(lvl) for lvl in rb.levels}
+        self.floor_s = {k: str(v) for k, v in self.floors.items()}
         self.after = rb.after_months
         self.demote_on = rb.demotion_enabled
         self.red_demotes = rb.red_line_demotes
@@ -236,8 +266,24 @@ class _Info:
             dims.append((d.key, kind, d.metric, d.scale, d.weight, d.bands, d.direction == "lower"))
         self.dims = tuple(dims)
         self.qkey = next((d.key for d in rb.dimensions if d.source == "quality"), None)
+        self.direct = rb.is_direct
+        self.policy = rb.policy
+        self.req_keys = tuple(i.key for i in rb.inputs if i.required)
+        self.top_keys = tuple(d.key for d in rb.dimensions)
+        self.has_veto = bool(rb.veto)
+        self.allowance_n = rb.allowance_months_without_complaints
+        self.commission = rb.commission
+        self.floors_on = rb.floors_on
+        self.down_band = rb.down_to == "band"
+        self.wend = rb.policy.window_end
+        self.mean_test = rb.policy.window_test == "mean"
+        self.min_complete = rb.policy.min_complete
+        self.decide_in = frozenset(rb.policy.decide_in)
+        self.skip = rb.policy.skip_levels
+        self.stars = _compile_stars(rb) if rb.is_direct else ()
+        self.otherwise = rb.policy.otherwise if rb.policy.otherwise is not None else rb.min_level
         self.comp_cache: dict[Decimal, tuple[str | None, tuple[list[Pay | None], list[Pay | None]]]] = {}
-        self.score = _compile_scorer(self)
+        self.score = _compile_scorer(self) if rb.simple_scoring else _generic_scorer(rb)
         # pay depends on the composite only through its coefficient
         self.pay_cache: dict[Decimal, tuple[list[Pay | None], list[Pay | None]]] = {}
 
@@ -281,7 +327,11 @@ def _score(
         elif mt is None:
             v = None
         else:
-            v = getattr(mt, attr)
+            v = mt.values.get(attr)
+            if v is None:
+                missing = True
+                ap = False
+                continue
             if type(v) is not Decimal:
                 if isinstance(v, float):
                     raise TypeError(f"metric {attr} of {mt.agent_id} {mt.month} is a float ({v!r}); pass a Decimal")
@@ -301,9 +351,29 @@ def _score(
         if v < pm:
             ap = False
         total += weight * v
-    complete = mt is not None and n >= info.min_insp
+    complete = n >= info.min_insp and _has_required(info, mt)
     comp = total.quantize(Q2, ROUND_HALF_UP) if complete and not missing else None
     return dims, comp, complete, ap, q
+
+
+def _has_required(info: _Info, mt: Metrics | None) -> bool:
+    if mt is None:
+        return not info.req_keys
+    vals = mt.values
+    for k in info.req_keys:
+        if k not in vals:
+            return False
+    return True
+
+
+def _generic_scorer(rb: Rulebook) -> Callable[[MonthEvidence | None, Metrics | None], tuple[Any, ...]]:
+    """The reference scoring (exact fractions, every item kind, the veto) in the engine's shape."""
+
+    def score(ev: MonthEvidence | None, mt: Metrics | None) -> tuple[Any, ...]:
+        dims, comp, complete, ap = month_scores(ev, mt, rb)
+        return dims, comp, complete, ap, quality(ev)
+
+    return score
 
 
 def _to_decimal(v: Any, attr: str, mt: Metrics) -> Decimal:
@@ -320,13 +390,26 @@ def _compile_scorer(info: _Info) -> Callable[[MonthEvidence | None, Metrics | No
         "_score": _score, "_info": info, "_D": Decimal, "_conv": _to_decimal, "_Q2": Q2,
         "_HU": ROUND_HALF_UP, "_pm": info.pass_mark, "_min": info.min_insp,
     }  # fmt: skip
-    body = [
-        "def score(ev, mt):",
-        "    if ev is None or mt is None or ev.n_inspections <= 0:",
-        "        return _score(_info, ev, mt)",
-        "    n = ev.n_inspections",
-        "    q = (ev.score_sum / n).quantize(_Q2, _HU)",
-    ]
+    read = {attr for _key, kind, attr, *_ in info.dims if kind != _QUALITY}
+    others = [k for k in info.req_keys if k not in read]
+    if info.qkey is not None:
+        body = [
+            "def score(ev, mt):",
+            "    if ev is None or mt is None or ev.n_inspections <= 0:",
+            "        return _score(_info, ev, mt)",
+            "    vals = mt.values",
+            "    n = ev.n_inspections",
+            "    q = (ev.score_sum / n).quantize(_Q2, _HU)",
+        ]
+    else:  # no QA item: a month needs no inspection to be scored
+        body = [
+            "def score(ev, mt):",
+            "    if mt is None:",
+            "        return _score(_info, ev, mt)",
+            "    vals = mt.values",
+            "    n = 0 if ev is None else ev.n_inspections",
+            "    q = (ev.score_sum / n).quantize(_Q2, _HU) if n > 0 else None",
+        ]
     names = []
     terms = []
     for i, (key, kind, attr, scale, weight, bands, lower) in enumerate(info.dims):
@@ -337,7 +420,8 @@ def _compile_scorer(info: _Info) -> Callable[[MonthEvidence | None, Metrics | No
             body.append(f"    {v} = q")
         else:
             assert attr is not None and attr.isidentifier()
-            body.append(f"    {v} = mt.{attr}")
+            body.append(f"    {v} = vals.get({attr!r})")
+            body.append(f"    if {v} is None: return _score(_info, ev, mt)")
             if kind == _SCALED:  # int * Decimal is a Decimal: ratings need no conversion
                 body.append(f"    if type({v}) is not _D and type({v}) is not int: {v} = _conv({v}, {attr!r}, mt)")
             else:
@@ -356,7 +440,7 @@ def _compile_scorer(info: _Info) -> Callable[[MonthEvidence | None, Metrics | No
     ns["_keys"] = tuple(k for k, _ in names)
     body.append("    dims = {" + ", ".join(f"_keys[{i}]: {v}" for i, (_, v) in enumerate(names)) + "}")
     body.append("    ap = " + " and ".join(f"{v} >= _pm" for _, v in names))
-    body.append("    if n >= _min:")
+    body.append("    if n >= _min" + "".join(f" and {k!r} in vals" for k in others) + ":")
     body.append("        return dims, (" + " + ".join(terms) + ").quantize(_Q2, _HU), True, ap, q")
     body.append("    return dims, None, False, ap, q")
     exec("\n".join(body), ns)  # noqa: S102
@@ -365,16 +449,18 @@ def _compile_scorer(info: _Info) -> Callable[[MonthEvidence | None, Metrics | No
 
 # A month record: (complete, composite, all_pass, red_line, error_defects, complaints,
 # n_inspections, composite as text, why the month cannot count whatever the threshold:
-# "incomplete" | "red_line" | None).
-_Rec = tuple[bool, "Decimal | None", bool, bool, int, int, int, "str | None", "str | None"]
+# "incomplete" | "red_line" | None, the lowest top-level item or None).
+_Rec = tuple[bool, "Decimal | None", bool, bool, int, int, int, "str | None", "str | None", "Decimal | None"]
 _ZERO = Decimal(0)
 # Stands in for a month missing from ``prior`` in an incremental run.
-_NO_REC: _Rec = (False, None, False, False, 0, 0, 0, None, "before_level")
+_NO_REC: _Rec = (False, None, False, False, 0, 0, 0, None, "before_level", None)
 
 
-def _rec(complete: bool, comp: Decimal | None, ap: bool, red: bool, errs: int, complaints: int, n: int) -> _Rec:
+def _rec(
+    complete: bool, comp: Decimal | None, ap: bool, red: bool, errs: int, complaints: int, n: int, low: Decimal | None = None
+) -> _Rec:
     base = None if complete and not red else ("incomplete" if not complete else "red_line")
-    return (complete, comp, ap, red, errs, complaints, n, None if comp is None else str(comp.quantize(Q2)), base)
+    return (complete, comp, ap, red, errs, complaints, n, None if comp is None else str(comp.quantize(Q2)), base, low)
 
 
 class _St:
@@ -389,7 +475,7 @@ class _St:
         lo = agent.left_on
         self.leave = 10**9 if lo is None else lo.year * 12 + lo.month - 1
         self.prob = agent.probation_months
-        self.level = 0  # 0: not started yet
+        self.level = -1  # not started yet
         self.since = 0
         self.counter = 0
         # Records of the last months, oldest first, the newest being the month last evaluated.
@@ -406,12 +492,15 @@ class _Pending:
 
 
 def _window(
-    st: _St, mi: int, tenure: int, prob: bool, promo: _Promo, months: list[str]
+    st: _St, mi: int, tenure: int, prob: bool, promo: _Promo, months: list[str], info: _Info | None = None,
+    fig: Callable[[str], Decimal | None] | None = None,
 ) -> tuple[bool, list[dict[str, Any]], Decimal, list[str | None], str | None, list[str]]:
-    """Conditions 1-4 of §5.1 for promotion to ``promo.to`` at the end of month ``mi``.
+    """The promotion conditions (§5.1 and the rulebook's options) for promotion to
+    ``promo.to`` at the end of month ``mi``. The one implementation of eligibility: the
+    engine decides with it, and the progress panel and the explanation read its checks.
 
-    Returns (eligible, checks, sum of the window's composites, window composites,
-    error rate or None, keys of the failed checks).
+    Returns (eligible, checks, ranking sum (the window's composites, or its mean × W),
+    window composites, error rate or None, keys of the failed checks).
     """
     track = st.track
     thr = promo.thr.get(track)
@@ -419,6 +508,12 @@ def _window(
     ten_ok = tenure >= promo.min_tenure
     missing: list[str] = []
     checks: list[dict[str, Any]] = []
+    if info is not None and info.decide_in:
+        cal = mi % 12 + 1
+        d_ok = cal in info.decide_in
+        checks.append({"key": "decision_month", "ok": d_ok, "need": sorted(info.decide_in), "have": cal})
+        if not d_ok:
+            missing.append("decision_month")
     if thr is None:
         checks.append({"key": "track", "ok": False, "need": promo.tracks, "have": track})
         missing.append("track")
@@ -430,48 +525,86 @@ def _window(
         missing.append("tenure")
 
     w = promo.window
+    wend = 0 if info is None else info.wend
+    end = mi - wend
     since = st.since
-    first = mi - w + 1
-    take = mi - (first if first > since else since) + 1  # window months at the current level
+    first = end - w + 1
+    start = first if first > since else since
+    take = end - start + 1  # window months at the current level
     hist = st.hist
-    wrecs = hist[-take:] if take > 0 else []
+    top = len(hist) - wend
+    wrecs = hist[top - take : top] if take > 0 else []
     cmp = thr if thr is not None else _ZERO
+    floor = promo.item_floor
     pad = w - len(wrecs)
     comps: list[str | None] = [None] * pad
     whys: list[str | None] = ["before_level"] * pad
+    mean_test = info is not None and info.mean_test
     streak = 0
+    n_ok = 0
+    csum = _ZERO
+    also: dict[int, list[str]] = {}  # window position -> further reasons a failing month did not count
     for r in wrecs:
         comps.append(r[7])
         why = r[8]
         if why is None:
+            if mean_test:
+                whys.append(None)
+                n_ok += 1
+                csum += r[1]
+                continue
             if r[1] < cmp:
                 why = "below_threshold"
             elif not r[2]:
                 why = "below_pass_mark"
+            elif floor is not None and (r[9] is None or r[9] < floor):
+                why = "below_item_floor"
             else:
                 whys.append(None)
                 streak += 1
                 continue
+            more = _more_reasons(r, why, floor)
+            if more:
+                also[len(whys)] = more
+        elif why == "red_line" and r[1] is not None and not mean_test:
+            more = _more_reasons(r, why, floor, cmp)
+            if more:
+                also[len(whys)] = more
         whys.append(why)
         streak = 0
-    bad = streak < w
-    checks.append(
-        {
-            "key": "window",
-            "ok": not bad,
-            "need": promo.window,
-            "have": streak,
-            "months": months,
-            "threshold": promo.thr_s.get(track),
-            "composites": comps,
-            "why": whys,
-        }
-    )
+    if mean_test:
+        assert info is not None
+        mean = csum / n_ok if n_ok else None
+        bad = n_ok < info.min_complete or mean is None or mean < cmp
+        have: Any = n_ok
+        need: Any = info.min_complete
+    else:
+        mean = None
+        bad = streak < w
+        have, need = streak, promo.window
+    wcheck = {
+        "key": "window",
+        "ok": not bad,
+        "need": need,
+        "have": have,
+        "months": months,
+        "threshold": promo.thr_s.get(track),
+        "composites": comps,
+        "why": whys,
+    }
+    if also:
+        wcheck["also"] = {str(k): v for k, v in also.items()}
+    if mean_test:
+        wcheck["test"] = "mean"
+        wcheck["mean"] = None if mean is None else str(mean.quantize(Q2, ROUND_HALF_UP))
+    if floor is not None:
+        wcheck["item_floor"] = promo.item_floor_s
+    checks.append(wcheck)
     if bad:
         missing.append("window")
     err_s: str | None = None
     errs = compl = n = 0
-    if promo.max_err is not None or promo.zero:
+    if promo.max_err is not None or promo.zero or promo.no_complaints:
         for r in wrecs:
             errs += r[4]
             compl += r[5]
@@ -500,13 +633,99 @@ def _window(
         checks.append({"key": "zero_errors", "ok": z_ok, "need": 0, "have": errs + compl, "errors": errs, "complaints": compl})
         if not z_ok:
             missing.append("zero_errors")
+    if promo.no_complaints:
+        c_ok = compl == 0
+        checks.append({"key": "no_complaints", "ok": c_ok, "need": 0, "have": compl})
+        if not c_ok:
+            missing.append("no_complaints")
+    for cond in promo.requires:
+        c_checks = _condition_checks(cond, fig)
+        ok = all(c["ok"] for c in c_checks)
+        checks.append({"key": "requires", "ok": ok, "conditions": c_checks})
+        if not ok:
+            missing.append("requires")
     checks.append({"key": "no_demotion", "ok": True})
     if missing:
         return False, checks, _ZERO, comps, err_s, missing
+    if mean_test:
+        return True, checks, mean * w, comps, err_s, missing  # type: ignore[operator]
     wsum = _ZERO
     for r in wrecs:
         wsum += r[1]
     return True, checks, wsum, comps, err_s, missing
+
+
+def _more_reasons(r: _Rec, why: str, floor: Decimal | None, cmp: Decimal | None = None) -> list[str]:
+    """The reasons after the first why a complete month did not count (for the progress panel)."""
+    more = []
+    if why == "red_line" and cmp is not None and r[1] < cmp:
+        more.append("below_threshold")
+    if why in ("red_line", "below_threshold") and not r[2]:
+        more.append("below_pass_mark")
+    if floor is not None and why != "below_item_floor" and r[9] is not None and r[9] < floor:
+        more.append("below_item_floor")
+    return more
+
+
+def _condition_checks(cond: Any, fig: Callable[[str], Decimal | None] | None) -> list[dict[str, Any]]:
+    """One check per figure of a condition: ``{of, op, need, have, ok}`` (have None: no figure)."""
+    out = []
+    for name in cond.of:
+        have = None if fig is None else fig(name)
+        out.append({"of": name, "op": cond.op, "need": str(cond.value), "have": None if have is None else str(have),
+                    "ok": have is not None and cond.test(have)})  # fmt: skip
+    return out
+
+
+def direct_star(rb: Rulebook, fig: Callable[[str], Decimal | None]) -> tuple[int, list[dict[str, Any]]]:
+    """The star a month's figures earn under a direct policy, with the checks of the stars
+    from the top down to the one earned (each ``{"key": "star", "level", "ok",
+    "conditions": [...]}``): why not higher, and why this one. The engine, the progress panel
+    and the explanation all read these."""
+    checks: list[dict[str, Any]] = []
+    for star in rb.policy.stars:
+        conds = [c for cond in star.when for c in _condition_checks(cond, fig)]
+        ok = all(c["ok"] for c in conds)
+        checks.append({"key": "star", "level": star.level, "ok": ok, "conditions": conds})
+        if ok:
+            return star.level, checks
+    return (rb.policy.otherwise if rb.policy.otherwise is not None else rb.min_level), checks
+
+
+_OP_TESTS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "at_least": lambda x, v: x >= v, "above": lambda x, v: x > v, "at_most": lambda x, v: x <= v,
+    "below": lambda x, v: x < v, "equals": lambda x, v: x == v,
+}  # fmt: skip
+
+
+def _compile_stars(rb: Rulebook) -> tuple[tuple[int, tuple[tuple[str, str, Callable[..., bool], Decimal, str], ...]], ...]:
+    return tuple(
+        (star.level, tuple((name, c.op, _OP_TESTS[c.op], c.value, str(c.value)) for c in star.when for name in c.of))
+        for star in rb.policy.stars
+    )
+
+
+def _direct_fast(info: _Info, fig: Callable[[str], Decimal | None]) -> tuple[int, list[dict[str, Any]]]:
+    """:func:`direct_star` with the conditions prepared once per rulebook (proved equal to it by
+    the template tests and a property test)."""
+    checks: list[dict[str, Any]] = []
+    for level, conds in info.stars:
+        out = []
+        ok = True
+        for name, op, test, value, value_s in conds:
+            have = fig(name)
+            if have is None:
+                good = False
+                have_s = None
+            else:
+                good = test(have, value)
+                have_s = str(have)
+            ok = ok and good
+            out.append({"of": name, "op": op, "need": value_s, "have": have_s, "ok": good})
+        checks.append({"key": "star", "level": level, "ok": ok, "conditions": out})
+        if ok:
+            return level, checks
+    return info.otherwise, checks
 
 
 @functools.lru_cache(maxsize=4096)
@@ -523,7 +742,19 @@ def _streak(st: _St, mi: int, count: int, mstr: Mapping[int, str]) -> tuple[list
     return [mstr[first + k] for k in range(len(recs))], [r[7] for r in recs]
 
 
-def _restore(st: _St, start: int, prior: Sequence[MonthResult], keep: int) -> None:
+def _lowest(dims: Mapping[str, Any], keys: Sequence[str]) -> Decimal | None:
+    low: Decimal | None = None
+    for k in keys:
+        v = dims.get(k)
+        if v is None:
+            return None
+        v = v if type(v) is Decimal else Decimal(v)
+        if low is None or v < low:
+            low = v
+    return low
+
+
+def _restore(st: _St, start: int, prior: Sequence[MonthResult], keep: int, top_keys: Sequence[str] = ()) -> None:
     by_month: dict[int, MonthResult] = {}
     for r in prior:
         by_month[month_index(r.month)] = r
@@ -556,6 +787,7 @@ def _restore(st: _St, start: int, prior: Sequence[MonthResult], keep: int) -> No
                 r.error_defects,
                 r.complaints,
                 r.n_inspections,
+                _lowest(r.dimensions, top_keys),
             )
         )
 
@@ -613,6 +845,134 @@ _TRIGGER_RULES = {
 
 
 
+def _complaints(info: _Info, mt: Metrics | None) -> int:
+    key = info.rb.complaints_input
+    if mt is None or key is None:
+        return 0
+    v = mt.values.get(key)
+    return 0 if v is None else int(v)
+
+
+def _figures(
+    mt: Metrics | None, dims: Mapping[str, Decimal], comp: Decimal | None, ev: MonthEvidence, complaints: int
+) -> Callable[[str], Decimal | None]:
+    values = None if mt is None else mt.values
+
+    def fig(name: str) -> Decimal | None:
+        if values is not None and name in values and name not in dims and name not in SPECIAL_FIGURES:
+            return values[name]
+        return figure(name, values=values, dims=dims, composite=comp, evidence=ev, complaints=complaints)
+
+    return fig
+
+
+def _band_level(info: _Info, comp: Decimal | None, level: int) -> int:
+    """The highest level below ``level`` whose floor ``comp`` reaches (at least one step down)."""
+    for lvl in range(level - 1, info.min_level, -1):
+        if comp is not None and comp >= info.floors.get(lvl, _ZERO):
+            return lvl
+    return info.min_level
+
+
+def _adjust_pay(info: _Info, pay: Pay | None, st: _St, mt: Metrics | None, veto: bool) -> Pay | None:
+    """The pay parts that depend on more than level and composite: a veto (no performance pay
+    and no allowance), the allowance rule (months without complaints), commission."""
+    if pay is None:
+        return None
+    perf = pay.performance
+    allowance = pay.allowance
+    note_allow = allowance
+    if veto:
+        perf = allowance = _ZERO.quantize(Q2)
+    n = info.allowance_n
+    if n and allowance:
+        recent = st.hist[-n:]
+        if len(recent) < n or any(r[5] for r in recent):
+            allowance = _ZERO.quantize(Q2)
+    commission = _ZERO.quantize(Q2)
+    c = info.commission
+    if c is not None and mt is not None and not veto:
+        sales = mt.values.get(c.input)
+        base = mt.values.get(c.base_input)
+        if sales is not None and base is not None:
+            above = sales - c.base_share * base
+            if above > 0:
+                commission = (c.rate * above).quantize(Q2, ROUND_HALF_UP)
+    if perf == pay.performance and allowance == note_allow and not commission:
+        return pay
+    if pay.on_probation:
+        total = (info.rb.probation_factor * (pay.fixed + perf)).quantize(Q2, ROUND_HALF_UP) + (
+            allowance if info.rb.probation_allowance else _ZERO
+        )
+    else:
+        total = pay.fixed + perf + allowance
+    total = (total + commission).quantize(Q2, ROUND_HALF_UP)
+    return Pay(pay.pay_grade, pay.fixed, _ZERO if veto else pay.coefficient, perf, allowance, total, pay.on_probation, commission, veto)
+
+
+def _direct_result(
+    info: _Info, st: _St, mi: int, m: str, key: tuple[str, str], tenure: int, prob: bool, ev: MonthEvidence,
+    mt: Metrics | None, dims: dict[str, Decimal], comp: Decimal | None, complete: bool, ap: bool, q: Decimal | None,
+    complaints: int, fig: Any, veto: tuple[str, ...], dec_get: Any, band_pay: Any, make: Any, mstr: Mapping[int, str],
+    next_count: dict[int, int],
+) -> MonthResult:
+    """One agent-month under a direct policy: the month's figures name the month's level."""
+    rb = info.rb
+    prev = st.level
+    params: dict[str, Any] = {}
+    checks: list[dict[str, Any]] = []
+    status = None
+    dec = dec_get(key) if dec_get is not None else None
+    if not complete:
+        rule = "incomplete"
+        level = prev
+        params = {"n_inspections": ev.n_inspections, "min_inspections": info.min_insp, "has_metrics": mt is not None}
+    else:
+        earned, checks = _direct_fast(info, fig)
+        base = rb.policy.otherwise if rb.policy.otherwise is not None else rb.min_level
+        if veto:
+            earned = base
+        level = earned
+        rule = "direct"
+        params = {"earned": earned, "otherwise": base}
+        if earned > base and info.approval:
+            if dec is not None and dec.action == "approve":
+                status = "approved"
+            elif dec is not None and dec.action == "hold":
+                rule, level = "hold", base
+            else:
+                rule, level, status = "promote_pending", base, "pending"
+        elif earned > base:
+            status = "auto"
+    if level != prev:
+        st.since = mi
+    st.level = level
+    event = "hold" if rule == "hold" else "promote" if rule == "promote_pending" else (
+        "promote" if level > prev else "demote" if level < prev else "none"
+    )
+    expl: dict[str, Any] = {"rule": rule, "params": params, "checks": checks}
+    if status is not None:
+        expl["status"] = status
+    if veto:
+        expl["veto"] = list(veto)
+    if dec is not None:
+        applied = (rule == "hold" and dec.action == "hold") or status == "approved"
+        expl["hr"] = {"action": dec.action, "reason": dec.reason, "decided_by": dec.decided_by, "applied": applied}
+    next_count[level] = next_count.get(level, 0) + 1
+    if comp is None:
+        band_key = pay = None
+    else:
+        band_key, pays = band_pay(comp)
+        pay = pays[prob][level]
+        if info.has_veto or info.allowance_n or info.commission is not None:
+            pay = _adjust_pay(info, pay, st, mt, bool(veto))
+    return make(  # type: ignore[no-any-return]
+        st.aid, m, info.version, st.track, st.team, tenure, prob, complete, ev.n_inspections,
+        q if info.qkey is None else dims.get(info.qkey), dims, comp, band_key, ap, ev.error_defects,
+        complaints, ev.red_line_codes, level, mstr[st.since], 0, event, level, rule, expl, pay,
+    )  # fmt: skip
+
+
 # --------------------------------------------------------------------------- engine
 
 
@@ -651,6 +1011,7 @@ def evaluate(
     infos = [_Info(rb) for rb in ordered]
     eff = [month_index(rb.effective_from) for rb in ordered]
     keep = prior_months_needed(ordered)
+    top_keys = sorted({k for info in infos for k in info.top_keys})
 
     states = sorted((_St(a) for a in agents), key=lambda s: s.aid)
     for a, b in zip(states, states[1:], strict=False):
@@ -660,7 +1021,7 @@ def evaluate(
         prior = prior or {}
         for st in states:
             if st.hire < begin <= st.leave:
-                _restore(st, begin, prior.get(st.aid, ()), keep)
+                _restore(st, begin, prior.get(st.aid, ()), keep, top_keys)
 
     # Hundreds of thousands of acyclic objects: the cyclic collector would only rescan
     # them over and over (it more than doubles the run time).
@@ -716,7 +1077,14 @@ def _run(
         band_pay = info.band_pay
         score = info.score
         min_insp = info.min_insp
-        window_months = {w: [mstr[i] for i in range(mi - w + 1, mi + 1)] for w in {p.window for p in promos.values()}}
+        wend = info.wend
+        window_months = {
+            w: [mstr[i] for i in range(mi - wend - w + 1, mi - wend + 1)] for w in {p.window for p in promos.values()}
+        }
+        direct = info.direct
+        need_low = any(p.item_floor is not None for p in promos.values())
+        pay_extras = info.has_veto or info.allowance_n or info.commission is not None
+        has_requires = any(p.requires for p in promos.values())
 
         headcount = 0
         next_count: dict[int, int] = {}
@@ -730,9 +1098,8 @@ def _run(
             headcount += 1
             aid = st.aid
             level = st.level
-            if level == 0:
-                lvl = st.agent.initial_level
-                level = st.level = min_level if lvl < min_level else max_level if lvl > max_level else lvl
+            if level < 0:
+                level = st.level = info.rb.starting_level(st.agent.initial_level)
                 st.since = mi
                 st.counter = 0
             elif level > max_level:  # a later rulebook version with fewer levels
@@ -748,26 +1115,36 @@ def _run(
             if ev is None:
                 ev = empty_ev
             red = bool(ev.red_line_codes)
-            if complete and comp < floors[level]:  # type: ignore[operator]
+            if complete and comp < floors.get(level, _ZERO):  # type: ignore[operator]
                 counter = st.counter = st.counter + 1
             else:
                 counter = st.counter = 0
-            complaints = 0 if mt is None else mt.complaints
+            complaints = _complaints(info, mt)
             hist = st.hist
             hist.append(
                 (
                     complete, comp, ap, red, ev.error_defects, complaints, ev.n_inspections,
                     None if comp is None else str(comp), None if complete and not red else ("incomplete" if not complete else "red_line"),
+                    _lowest(dims, info.top_keys) if need_low else None,
                 )
             )  # fmt: skip (same as _rec(); comp is already quantized to 2 places)
             if len(hist) > keep:
                 del hist[0]
+            veto = vetoed(info.rb, mt, ev) if info.has_veto else ()
+            fig = None
+            if direct or has_requires:
+                fig = _figures(mt, dims, comp, ev, complaints)
+
+            if direct:
+                out(_direct_result(info, st, mi, m, key, tenure, prob, ev, mt, dims, comp, complete, ap, q, complaints,
+                                   fig, veto, dec_get if has_decisions else None, band_pay, make, mstr, next_count))  # fmt: skip
+                continue
 
             trigger = None
             if demote_on:
                 if red and red_demotes:
                     trigger = "red_line"
-                elif counter >= after:
+                elif counter >= after and info.floors_on:
                     trigger = "floor"
             next_level = level
             checks: list[dict[str, Any]]
@@ -777,6 +1154,8 @@ def _run(
                 rule = trigger_rules[down, trigger]
                 if down:
                     next_level = level - 1
+                    if trigger == "floor" and info.down_band:
+                        next_level = _band_level(info, comp, level)
                 checks = []
                 smonths, scomps = _streak(st, mi, min(counter, after), mstr)
                 params = {
@@ -791,6 +1170,13 @@ def _run(
                 }
             else:
                 promo = promos.get(level + 1) if level < max_level else None
+                if promo is not None and info.skip:
+                    # Multi-step: the highest target whose conditions all hold wins.
+                    for target in range(max_level, level + 1, -1):
+                        hi = promos.get(target)
+                        if hi is not None and _window(st, mi, tenure, prob, hi, window_months[hi.window], info, fig)[0]:
+                            promo = hi
+                            break
                 if promo is None:  # the top level
                     checks = []
                     params = {"level": level, "floor": floor_s[level], "below_floor": counter, "after_months": after}
@@ -803,7 +1189,7 @@ def _run(
                         params["has_metrics"] = mt is not None
                 else:
                     wm = window_months[promo.window]
-                    ok, checks, wsum, comps, err_s, missing = _window(st, mi, tenure, prob, promo, wm)
+                    ok, checks, wsum, comps, err_s, missing = _window(st, mi, tenure, prob, promo, wm, info, fig)
                     if ok:
                         p = _Pending()
                         p.idx = len(results)
@@ -857,11 +1243,15 @@ def _run(
             dec = dec_get(key) if has_decisions else None
             if dec is not None:
                 expl["hr"] = {"action": dec.action, "reason": dec.reason, "decided_by": dec.decided_by, "applied": False}
+            if veto:
+                expl["veto"] = list(veto)
             if comp is None:
                 band_key = pay = None
             else:
                 band_key, pays = band_pay(comp)
                 pay = pays[prob][level]
+                if pay_extras:
+                    pay = _adjust_pay(info, pay, st, mt, bool(veto))
             out(
                 make(
                     aid, m, version, st.track, st.team, tenure, prob, complete, ev.n_inspections,
@@ -942,14 +1332,78 @@ def _run(
                     if dec is not None:
                         expl["hr"] = {"action": dec.action, "reason": dec.reason, "decided_by": dec.decided_by, "applied": False}
                 band_key, pays = band_pay(comp)  # type: ignore[arg-type]
+                pay = pays[p.prob][level]
+                if pay_extras:
+                    pay = _adjust_pay(info, pay, st, mt, False)
                 results[p.idx] = make(
                     st.aid, m, version, st.track, st.team, p.tenure, p.prob, p.complete, ev.n_inspections,
                     p.q if qkey is None else p.dims.get(qkey), p.dims, comp, band_key, p.ap, ev.error_defects,
-                    0 if mt is None else mt.complaints, ev.red_line_codes, level, mstr[st.since], st.counter,
-                    rule_event[rule], p.next_level, rule, expl, pays[p.prob][level],
+                    _complaints(info, mt), ev.red_line_codes, level, mstr[st.since], st.counter,
+                    rule_event[rule], p.next_level, rule, expl, pay,
                 )  # fmt: skip
                 if p.next_level != level:
                     st.level = p.next_level
                     st.since = mi + 1
                     st.counter = 0
     return results
+
+
+# --------------------------------------------------------------------------- outlook
+
+
+def outlook(agent: Agent, results: Sequence[MonthResult], rb: Rulebook) -> dict[str, Any]:
+    """Where ``agent`` stands after its last result, judged by the engine's own code.
+
+    ``results`` are the agent's stored results, oldest first (at least the last
+    :func:`prior_months_needed` months). The state after the last month is rebuilt exactly as
+    an incremental run resumes it, and the promotion conditions for the next level are judged
+    by :func:`_window` at the end of the last month, the same function that decided it: the
+    engine, the progress panel and the explanation cannot disagree.
+
+    Returns a JSON-ready dict: ``level`` (in effect from the month after), ``level_since``,
+    ``tenure``, ``below_floor``, ``target`` (None at the top), ``eligible``, ``checks`` (the
+    engine's check records) and ``missing``; under a direct policy ``checks`` are the stars'
+    conditions from the last month's own explanation.
+    """
+    if not results:
+        raise ValueError("outlook() needs at least one result")
+    last = results[-1]
+    mi = month_index(last.month)
+    st = _St(agent)
+    info = _Info(rb)
+    _restore(st, mi + 1, results, prior_months_needed([rb]), info.top_keys)
+    level = min(max(st.level, rb.min_level), rb.max_level)
+    st.level = level
+    tenure = mi - st.hire + 1
+    prob = tenure <= st.prob
+    out: dict[str, Any] = {
+        "as_of": last.month,
+        "level": level,
+        "level_since": from_index(st.since),
+        "tenure": tenure,
+        "on_probation": prob,
+        "below_floor": st.counter,
+        "target": None,
+        "eligible": False,
+        "checks": [],
+        "missing": [],
+        "pending": last.rule == "promote_pending",
+    }
+    if rb.is_direct:
+        # The month's own figures name the level: the next star up and what held it back.
+        stars = [c for c in (last.explanation or {}).get("checks", []) if c.get("key") == "star"]
+        above = [c for c in stars if c.get("level", 0) > last.level]
+        if above:
+            nearest = above[-1]
+            out["target"] = nearest["level"]
+            out["checks"] = list(nearest.get("conditions", []))
+            out["missing"] = [c["of"] for c in out["checks"] if not c.get("ok")]
+        return out
+    promo = info.promos.get(level + 1) if level < rb.max_level else None
+    if promo is None:
+        return out
+    wend = info.wend
+    months = [from_index(i) for i in range(mi - wend - promo.window + 1, mi - wend + 1)]
+    ok, checks, _wsum, _comps, _err, missing = _window(st, mi, tenure, prob, promo, months, info, None)
+    out.update(target=promo.to, eligible=ok, checks=checks, missing=missing)
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any, Literal
 
 Month = str  # "YYYY-MM"
@@ -46,12 +47,30 @@ class Inspection:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
+    """One agent-month's monthly inputs, keyed by the rulebook's input keys (all Decimal)."""
+
     agent_id: str
     month: Month
-    satisfaction: Decimal
-    efficiency: Decimal
-    attitude: int
-    complaints: int
+    values: Mapping[str, Decimal]
+
+    def get(self, key: str) -> Decimal | None:
+        return self.values.get(key)
+
+
+def legacy_metrics(
+    agent_id: str, month: Month, satisfaction: Decimal, efficiency: Decimal, attitude: int | Decimal, complaints: int | Decimal
+) -> Metrics:
+    """The four inputs of a rulebook that declares none (the default scheme's metrics)."""
+    return Metrics(
+        agent_id,
+        month,
+        {
+            "satisfaction": satisfaction,
+            "efficiency": efficiency,
+            "attitude": Decimal(attitude) if not isinstance(attitude, Decimal) else attitude,
+            "complaints": Decimal(complaints) if not isinstance(complaints, Decimal) else complaints,
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +109,8 @@ class Pay:
     allowance: Decimal
     total: Decimal
     on_probation: bool
+    commission: Decimal = Decimal(0)
+    vetoed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

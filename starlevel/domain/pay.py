@@ -18,7 +18,8 @@ def _money(value: Decimal) -> Decimal:
 
 
 def coefficient(composite: Decimal, rb: Rulebook) -> Decimal:
-    """Performance coefficient of the first bracket whose ``min`` the composite reaches."""
+    """Performance coefficient of the first bracket whose ``min`` the composite reaches
+    (a pay grade with its own ``coefficient`` overrides this for its level)."""
     for c in rb.coefficients:
         if composite >= c.min:
             return c.coefficient
@@ -36,7 +37,7 @@ def compute_pay(level: int, composite: Decimal | None, on_probation: bool, rb: R
     if composite is None:
         return None
     grade = rb.pay_grade(level)
-    coef = coefficient(composite, rb)
+    coef = grade.coefficient if grade.coefficient is not None else coefficient(composite, rb)
     fixed = _money(grade.fixed)
     performance = _money(CTX.multiply(grade.bonus_base, coef))
     if on_probation:

@@ -110,6 +110,7 @@ class Progress:
     warning_to: int | None = None
     quota_limited: bool = False  # eligible but waitlisted last month
     pending: bool = False  # a promotion waits for HR approval
+    direct: bool = False  # a direct scheme: ``conditions`` are the next star's, failing ones first
 
 
 @dataclass(frozen=True)
@@ -315,37 +316,52 @@ def _dec(value: Any) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def _window_parts(rows: list[MonthResultRow], month: str, since: str, window: int, threshold: Decimal | None,
-                  pass_mark: Decimal) -> list[Condition]:
-    """The window conditions of §5.1 one by one, judged over the last ``window`` calendar
-    months ending at ``month``, counting only those at the current level (``since``).
-    ``ok`` is None while no month at this level has been evaluated yet."""
-    months = M.months_between(M.add_months(month, 1 - window), month)
+_WHY_CONDITION = {
+    "incomplete": "complete",
+    "below_threshold": "threshold",
+    "below_pass_mark": "pass_mark",
+    "below_item_floor": "item_floor",
+    "red_line": "red_line",
+}
+
+
+def _window_parts(window: dict[str, Any], rows: list[MonthResultRow], since: str, pass_mark: Decimal) -> list[Condition]:
+    """The window check of the engine, month by month, told one condition at a time (at this
+    level, complete, above the threshold, every dimension at the pass mark, item floor, no red
+    line). ``ok`` is None while no month at this level has been evaluated yet."""
+    whys = list(window.get("why") or [])
+    months = list(window.get("all_months") or window.get("months") or [])
+    at_level = [m for m, why in zip(months, whys, strict=False) if why != "before_level"]
+    also = window.get("also") or {}
+    failed: dict[str, list[str]] = {}
+    for i, (m, why) in enumerate(zip(months, whys, strict=False)):
+        for reason in [why, *also.get(str(i), [])]:
+            if reason in _WHY_CONDITION:
+                failed.setdefault(_WHY_CONDITION[reason], []).append(m)
+
+    def judged(key: str) -> bool | None:
+        return None if not at_level else not failed.get(key)
+
     by_month = {r.month: r for r in rows}
-    at_level = [by_month[m] for m in months if m >= since and m in by_month]
-    done = [r for r in at_level if r.complete and r.composite is not None]
-
-    def judged(bad: list[str], pool: list[MonthResultRow]) -> bool | None:
-        return None if not pool else not bad
-
-    incomplete = [r.month for r in at_level if r not in done]
-    low = [r.month for r in done if threshold is None or r.composite < threshold]  # type: ignore[operator]
-    failing = [r.month for r in done if not r.all_dimensions_pass]
-    red = [r for r in at_level if r.red_line_codes]
-    return [
-        Condition("at_level", len(at_level) == window, need=window, have=len(at_level), extra={"since": since}),
-        Condition("complete", judged(incomplete, at_level), need=len(at_level), have=len(done),
-                  extra={"months": incomplete}),
-        Condition("threshold", judged(low, done), need=threshold, extra={"months": low}),
-        Condition("pass_mark", judged(failing, done), need=pass_mark, extra={"months": failing}),
-        Condition("red_line", judged([r.month for r in red], at_level),
-                  extra={"months": [r.month for r in red],
-                         "codes": [c for r in red for c in (r.red_line_codes or "").split(";") if c]}),
+    red_codes = [c for m in failed.get("red_line", []) for c in (by_month[m].red_line_codes or "").split(";") if m in by_month and c]
+    need = len(whys)
+    out = [
+        Condition("at_level", len(at_level) == need, need=need, have=len(at_level), extra={"since": since}),
+        Condition("complete", judged("complete"), need=len(at_level), have=len(at_level) - len(failed.get("complete", [])),
+                  extra={"months": failed.get("complete", [])}),
+        Condition("threshold", judged("threshold"), need=_dec(window.get("threshold")), extra={"months": failed.get("threshold", [])}),
+        Condition("pass_mark", judged("pass_mark"), need=pass_mark, extra={"months": failed.get("pass_mark", [])}),
     ]
+    if window.get("item_floor") is not None:
+        out.append(Condition("item_floor", judged("item_floor"), need=_dec(window["item_floor"]),
+                             extra={"months": failed.get("item_floor", [])}))
+    out.append(Condition("red_line", judged("red_line"), extra={"months": failed.get("red_line", []), "codes": red_codes}))
+    return out
 
 
 def progress(
-    agent: Agent, rows: list[MonthResultRow], rulebooks: list[Rulebook], results: list[MonthResult] | None = None
+    agent: Agent, rows: list[MonthResultRow], rulebooks: list[Rulebook], results: list[MonthResult] | None = None,
+    lang: str = "en",
 ) -> Progress | None:
     """Progress to the next star as of the last of ``rows`` (oldest first).
 
@@ -378,11 +394,17 @@ def progress(
     for c in promo["conditions"]:
         extra = {k: v for k, v in c.items() if k not in ("key", "ok", "need", "have")}
         need, have = c.get("need"), c.get("have")
-        if c["key"] == "error_rate":
+        if c["key"] in ("error_rate", "condition"):
             need, have = _dec(need), _dec(have)
+        if "of" in extra:
+            extra["label"] = rb.figure_label(extra["of"], lang)
+        for x in extra.get("conditions", []):
+            x["label"] = rb.figure_label(x["of"], lang)
         conds.append(Condition(c["key"], c["ok"], need=need, have=have, extra=extra))
         if c["key"] == "window":
-            conds.extend(_window_parts(rows, last.month, p["level_since"], promo["window"], threshold, rb.pass_mark))
+            conds.extend(_window_parts(c, rows, p["level_since"], rb.pass_mark))
+    if promo.get("direct"):
+        return Progress(target=promo["to"], conditions=conds, direct=True, **common)
     window = next(c for c in conds if c.key == "window")
     return Progress(
         target=promo["to"],
@@ -536,7 +558,7 @@ def agent_page(
         pay_grade_now=next_rb.pay_grade(level_now).grade if level_now in next_rb.levels else last.pay_grade,
         latest=history[-1],
         pay=pay_view(last, last_rb),
-        progress=progress(agent, shown, rulebooks, results),
+        progress=progress(agent, shown, rulebooks, results, lang),
         history=history,
         defects=_defects(session, agent_id, drow.month, all_months[::-1],
                          _rb_of(rulebooks, drow.rulebook_version, drow.month), drow.quality, lang),

@@ -33,6 +33,7 @@ from starlevel.db.models import (
 from starlevel.domain import months as M
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
+from starlevel.domain.model import legacy_metrics
 from starlevel.domain.rulebook import Rulebook
 from starlevel.services import rulebooks as rulebook_store
 
@@ -218,7 +219,7 @@ def load_metrics(
         )
     )
     return {
-        (aid, month): Metrics(aid, month, Decimal(sat), Decimal(eff), int(att), int(complaints))
+        (aid, month): legacy_metrics(aid, month, Decimal(sat), Decimal(eff), int(att), int(complaints))
         for aid, month, sat, eff, att, complaints in rows
     }
 

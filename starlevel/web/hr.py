@@ -24,7 +24,7 @@ from msgspec import Struct
 from sqlalchemy.orm import Session
 
 from starlevel.domain import months as M
-from starlevel.domain.rulebook import RulebookError
+from starlevel.domain.rulebook import Problem, RulebookError
 from starlevel.services import hr as hr_service
 from starlevel.web.auth import current_user, requires, session_factory_of
 from starlevel.web.render import gettext, is_htmx, lang_of, render
@@ -92,6 +92,11 @@ class RulebookConfirm(Struct):
     label: str = ""
     note: str = ""
     toml: str = ""
+
+
+def _render_problem(problem: str, _: Any) -> str:
+    """A rulebook problem in the request's language (its template through the catalogs)."""
+    return problem.render(_) if isinstance(problem, Problem) else problem
 
 
 class HrController(Controller):
@@ -187,7 +192,7 @@ class HrController(Controller):
             )
         return render(
             request, "hr/rulebook.html", versions=versions, shown=shown, rb=rb, form=form,
-            problems=problems or [], saved=saved, latest_month=last,
+            problems=[_render_problem(p, gettext(request)) for p in problems or []], saved=saved, latest_month=last,
             status_code=status_for(request, not problems),
         )
 

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from starlevel.domain.ladder import evaluate
-from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult
+from starlevel.domain.model import Agent, HrDecision, Metrics, legacy_metrics, MonthEvidence, MonthResult
 from starlevel.domain.months import months_between
 from starlevel.domain.rulebook import Rulebook, default_rulebook, default_rulebook_document, parse_rulebook
 from starlevel.domain.scoring import evidence_of, month_scores
@@ -63,7 +63,7 @@ def month_inputs(
     x = _q2((c - D("0.4") * q - 3 * a) / D("0.45"))
     rb = rb or default_rulebook()
     ev = evidence_of(codes, rb)
-    m = Metrics("x", "2000-01", x, x, a, 0)
+    m = legacy_metrics("x", "2000-01", x, x, a, 0)
     dims, comp, complete, ap = month_scores(ev, m, rb)
     assert comp == c, (composite, dims, comp)
     assert ap is pass_all, dims
@@ -134,7 +134,7 @@ class World:
             codes = codes[:n]
         self.inspections[agent_id, month] = codes
         if metrics:
-            self.metrics[agent_id, month] = Metrics(agent_id, month, s, e, a, complaints)
+            self.metrics[agent_id, month] = legacy_metrics(agent_id, month, s, e, a, complaints)
         else:
             self.metrics.pop((agent_id, month), None)
         if self.last_data_month is None or month > self.last_data_month:

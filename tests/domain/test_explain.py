@@ -115,4 +115,4 @@ def test_progress_zero_errors_condition() -> None:
     w.month("a", "2023-10", "95", complaints=1)
     p = progress(a, w.run().of("a"), rulebook())
     zero = next(c for c in p["promotion"]["conditions"] if c["key"] == "zero_errors")
-    assert zero == {"key": "zero_errors", "ok": False, "need": 0, "have": 1}
+    assert zero == {"key": "zero_errors", "ok": False, "need": 0, "have": 1, "errors": 0, "complaints": 1}

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from starlevel.domain.ladder import RULE_EVENT, RULES, evaluate, prior_months_needed, rulebook_for
-from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult
+from starlevel.domain.model import Agent, HrDecision, Metrics, legacy_metrics, MonthEvidence, MonthResult
 from starlevel.domain.months import add_months, month_index, month_of, months_between
 from starlevel.domain.rulebook import Rulebook
 from starlevel.domain.scoring import month_scores
@@ -111,7 +111,7 @@ def cases(draw: st.DrawFn) -> Case:
                     red_line_codes=("T3-01",) if rnd.randrange(20) == 0 else (),
                 )
             if good or rnd.randrange(10) > 0:
-                metrics[a.agent_id, m] = Metrics(
+                metrics[a.agent_id, m] = legacy_metrics(
                     a.agent_id,
                     m,
                     satisfaction=rnd.choice(metric_choices),
@@ -208,3 +208,30 @@ def test_ladder_invariants(case: Case, data: st.DataObject) -> None:
         prior = {aid: [r for r in rows if lo <= r.month < start] for aid, rows in grouped.items()}
         incremental = case.run(start=start, prior=prior)
         assert incremental == [r for r in results if r.month >= start], start
+
+
+@SETTINGS
+@given(case=cases())
+def test_progress_reads_the_engines_eligibility(case: Case) -> None:
+    """The outlook (what the progress panel shows) judged at the end of a month agrees with
+    what the engine decided in that month, whenever the level did not change at its end."""
+    from starlevel.domain.ladder import outlook
+
+    results = case.run()
+    mine = by_agent(results)
+    agents = {a.agent_id: a for a in case.agents}
+    judged = 0
+    for aid, rows in mine.items():
+        for i, r in enumerate(rows):
+            if r.next_level != r.level or r.level == 5 or r.event in ("demote", "review"):
+                continue
+            rb = rulebook_for(case.rulebooks, r.month)
+            if rulebook_for(case.rulebooks, add_months(r.month, 1)) is not rb:
+                continue
+            view = outlook(agents[aid], rows[: i + 1], rb)
+            assert view["level"] == r.level and view["target"] == r.level + 1
+            engine_eligible = r.rule in ("promote_pending", "waitlist", "hold")
+            assert view["eligible"] == engine_eligible, (r.rule, view["missing"])
+            if r.explanation["checks"]:
+                assert view["checks"] == r.explanation["checks"]
+            judged += 1

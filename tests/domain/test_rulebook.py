@@ -1,5 +1,6 @@
 """Rulebook documents: the default, round trips, and every validation rule."""
 
+from decimal import Decimal
 import json
 from decimal import Decimal as D
 from pathlib import Path
@@ -120,7 +121,7 @@ BAD_CASES = [
     ("promotion to level 1", {"promotions.0.to": 1}, "promotions[0].to: must be a level from 2 to 5, got 1"),
     ("promotion twice", {"promotions.1.to": 2}, "promotions[1].to: duplicate promotion to level 2"),
     ("window not positive", {"promotions.0.window": 0}, "promotions[0].window: must be at least 1, got 0"),
-    ("tenure not positive", {"promotions.0.min_tenure": 0}, "promotions[0].min_tenure: must be at least 1, got 0"),
+    ("tenure negative", {"promotions.0.min_tenure": -1}, "promotions[0].min_tenure: must be at least 0, got -1"),
     ("error rate above 1", {"promotions.1.max_error_rate": "2"}, "promotions[1].max_error_rate: must be at most 1"),
     ("bands not descending", {"bands.1.min": "95"}, "bands: min values must strictly descend"),
     ("bands not ending at 0", {"bands.3.min": "10"}, "bands: the last entry must have min 0, got 10"),
@@ -131,8 +132,8 @@ BAD_CASES = [
     ("missing key", {"rulebook.min_inspections": _DELETE}, "rulebook.min_inspections: missing"),
     ("wrong type", {"rulebook.approval_required": "yes"}, "rulebook.approval_required: expected true or false"),
     ("bool as number", {"rulebook.pass_mark": True}, "rulebook.pass_mark: expected a decimal"),
-    ("unknown metric", {"dimensions.1.metric": "speed"}, "dimensions[1].metric: unknown metric 'speed'"),
-    ("bad source", {"dimensions.1.source": "survey"}, "dimensions[1].source: must be 'quality' or 'metric'"),
+    ("unknown metric", {"dimensions.1.metric": "speed"}, "dimensions[1].metric: unknown input 'speed'"),
+    ("bad source", {"dimensions.1.source": "survey"}, "dimensions[1].source: must be one of quality, metric"),
     ("duplicate dimension", {"dimensions.2.key": "efficiency"}, "dimensions[2].key: duplicate dimension 'efficiency'"),
     ("scale on quality", {"dimensions.0.scale": "2"}, "dimensions[0].scale: not allowed for a quality dimension"),
     ("bands without direction", {"dimensions.3.bands": [{"score": "100"}], "dimensions.3.scale": _DELETE}, "dimensions[3].direction: bands need direction"),
@@ -140,7 +141,18 @@ BAD_CASES = [
         "dimensions.3.bands": [{"limit": "60", "score": "100"}, {"limit": "40", "score": "80"}, {"score": "50"}],
         "dimensions.3.direction": "lower", "dimensions.3.scale": _DELETE,
     }, "dimensions[3].bands: limits must rise band by band when lower is better"),
-    ("min inspections zero", {"rulebook.min_inspections": 0}, "rulebook.min_inspections: must be at least 1, got 0"),
+    ("min inspections negative", {"rulebook.min_inspections": -1}, "rulebook.min_inspections: must be at least 0, got -1"),
+    ("quality without inspections", {"rulebook.min_inspections": 0}, "dimensions[0].source: a quality dimension needs rulebook.min_inspections of at least 1"),
+    ("levels from 2", {"rulebook.levels": [2, 3, 4, 5]}, "rulebook.levels: must be consecutive levels starting at 1"),
+    ("unknown input kind", {"inputs": [{"key": "x", "kind": "colour"}]}, "inputs[0].kind: unknown kind 'colour'"),
+    ("optional input scored", {"inputs": [
+        {"key": "satisfaction", "kind": "score"}, {"key": "efficiency", "kind": "score", "required": False},
+        {"key": "attitude", "kind": "rating"}]}, "dimensions.efficiency: reads the optional input 'efficiency'"),
+    ("direct star unknown figure", {"policy": {"kind": "direct", "stars": [{"level": 2, "when": [{"of": "speed", "at_least": "1"}]}], "otherwise": 1}},
+     "policy.stars[0].when[0].of: unknown figure 'speed'"),
+    ("condition without operator", {"veto": {"any_of": [{"of": "complaints"}]}}, "veto.any_of[0]: needs exactly one of"),
+    ("window test", {"policy": {"window_test": "median"}}, "policy.window_test: must be 'every' or 'mean'"),
+    ("period months", {"periods": [{"key": "q", "months": 4, "grades": [{"key": "a", "min": "0"}]}]}, "periods[0].months: must be 3, 6 or 12, got 4"),
     ("probation factor above 1", {"pay.probation_factor": "1.2"}, "pay.probation_factor: must be at most 1"),
     ("after months zero", {"demotion.after_months": 0}, "demotion.after_months: must be at least 1, got 0"),
 ]  # fmt: skip
@@ -189,3 +201,33 @@ def test_banded_dimension_round_trips() -> None:
     rb = parse_rulebook(doc)
     assert rb.dimension("attitude").bands[0].limit == 4
     assert parse_rulebook(json.loads(json.dumps(rulebook_to_document(rb)))) == rb
+
+
+def test_problems_carry_templates_for_translation() -> None:
+    with pytest.raises(RulebookError) as err:
+        parse_rulebook(_doc(**{"quotas.3": "1.5"}))
+    (p,) = err.value.problems
+    assert p.template == "{path}: must be at most {hi}, got {value}"
+    assert p.params == {"path": "quotas.3", "hi": 1, "value": Decimal("1.5")}
+    zh = {"{path}: must be at most {hi}, got {value}": "{path}：不得超过 {hi}，实为 {value}"}
+    assert p.render(lambda t: zh.get(t, t)) == "quotas.3：不得超过 1，实为 1.5"
+
+
+def test_every_problem_template_has_a_chinese_translation() -> None:
+    import ast
+
+    from starlevel.web import i18n
+
+    src = Path(__file__).resolve().parents[2] / "starlevel" / "domain" / "rulebook.py"
+    templates = set()
+    for node in ast.walk(ast.parse(src.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Attribute) and f.attr == "bad" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+                templates.add("{path}: " + node.args[1].value)
+            if isinstance(f, ast.Name) and f.id == "Problem" and node.args and isinstance(node.args[0], ast.Constant):
+                templates.add(node.args[0].value)
+    assert len(templates) > 80
+    zh = i18n.catalog("zh")
+    missing = sorted(t for t in templates if t != "{text}" and zh.gettext(t) == t)
+    assert not missing, missing

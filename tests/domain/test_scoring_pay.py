@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from starlevel.domain.model import Inspection, Metrics, MonthEvidence
+from starlevel.domain.model import Inspection, Metrics, legacy_metrics, MonthEvidence
 from starlevel.domain.pay import compute_pay
 from starlevel.domain.rulebook import default_rulebook
 from starlevel.domain.scoring import (
@@ -63,7 +63,7 @@ def test_spec_example_composite_92_93() -> None:
     ev = evidence_of([["T1-01"], [], ["T1-02", "T2-05"]], RB)
     assert [inspection_score(c, RB) for c in (["T1-01"], [], ["T1-02", "T2-05"])] == [98, 100, 93]
     assert quality(ev) == D("97.00")
-    m = Metrics("a", "2024-01", satisfaction=D("95"), efficiency=D("92.5"), attitude=4, complaints=0)
+    m = legacy_metrics("a", "2024-01", satisfaction=D("95"), efficiency=D("92.5"), attitude=4, complaints=0)
     dims = dimension_scores(ev, m, RB)
     assert dims == {"quality": D("97.00"), "efficiency": D("92.5"), "satisfaction": D("95"), "attitude": D("80")}
     assert composite(dims, RB) == D("92.93")
@@ -72,7 +72,7 @@ def test_spec_example_composite_92_93() -> None:
 
 def test_spec_example_composite_93_65_is_decimal_not_float() -> None:
     ev = evidence_of([[], [], []], RB)
-    m = Metrics("a", "2024-01", satisfaction=D("92.9"), efficiency=D("92.26"), attitude=4, complaints=0)
+    m = legacy_metrics("a", "2024-01", satisfaction=D("92.9"), efficiency=D("92.26"), attitude=4, complaints=0)
     assert composite(dimension_scores(ev, m, RB), RB) == D("93.65")
     # the float computation really does give 93.64
     assert round(0.40 * 100 + 0.25 * 92.26 + 0.20 * 92.9 + 0.15 * 80, 2) == 93.64
@@ -104,7 +104,7 @@ def test_bands(value: str, key: str) -> None:
 )
 def test_completeness(n: int, has_metrics: bool, complete: bool) -> None:
     ev = evidence_of([[]] * n, RB)
-    m = Metrics("a", "2024-01", D(90), D(90), 4, 0) if has_metrics else None
+    m = legacy_metrics("a", "2024-01", D(90), D(90), 4, 0) if has_metrics else None
     assert is_complete(ev, m, RB) is complete
     dims, comp, is_c, _ = month_scores(ev, m, RB)
     assert is_c is complete
@@ -129,14 +129,14 @@ def test_banded_metric_dimension() -> None:
     )
     ev = evidence_of([[], [], []], rb)
     for complaints, score, comp in [(0, "100", "100.00"), (1, "80", "90.00"), (2, "80", "90.00"), (3, "50", "75.00")]:
-        m = Metrics("a", "2024-01", D(0), D(0), 1, complaints)
+        m = legacy_metrics("a", "2024-01", D(0), D(0), 1, complaints)
         dims = dimension_scores(ev, m, rb)
         assert dims["complaints"] == D(score)
         assert composite(dims, rb) == D(comp)
 
 
 def test_float_metrics_rejected() -> None:
-    m = Metrics("a", "2024-01", 90.5, D(90), 4, 0)  # type: ignore[arg-type]
+    m = legacy_metrics("a", "2024-01", 90.5, D(90), 4, 0)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         dimension_scores(evidence_of([[]] * 3, RB), m, RB)
 

@@ -220,3 +220,14 @@ def test_rulebook_upload_rejects_a_non_utf8_file(client, passwords) -> None:  # 
     r = client.post("/hr/rulebook/preview", data={"_csrf_token": csrf_token(client), "effective_from": "2024-01"},
                     files={"file": ("rules.toml", "名字".encode("gbk"), "application/toml")})
     assert r.status_code == 422 and EN("The uploaded file is not UTF-8 text.") in r.text
+
+
+def test_rulebook_problems_are_shown_in_chinese(client, passwords) -> None:  # type: ignore[no-untyped-def]
+    _as(client, passwords, "hr")
+    client.cookies.set("lang", "zh")
+    text = hr.to_toml(default_rulebook_document()).replace('pass_mark = "60"', 'pass_mark = "600"')
+    r = _upload(client, text)
+    assert r.status_code == 422
+    page = html.unescape(r.text)
+    assert "rulebook.pass_mark：不得超过 100，实为 600" in page
+    assert "must be at most" not in page
