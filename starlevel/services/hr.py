@@ -14,7 +14,7 @@ import json
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -389,7 +389,8 @@ def _money(value: Decimal | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-def payroll_rows(session: Session, month: str) -> Iterator[list[str]]:
+def payroll_rows(session: Session, month: str, word: Callable[[str], str] = str) -> Iterator[list[str]]:
+    """Payroll lines of ``month``; ``word`` renders the codes (track, yes/no, status) in the reader's language."""
     q = (
         select(
             MonthResultRow.agent_id, Agent.name, MonthResultRow.team, MonthResultRow.track, MonthResultRow.level,
@@ -404,14 +405,15 @@ def payroll_rows(session: Session, month: str) -> Iterator[list[str]]:
     )
     for (aid, name, team, track, level, grade, prob, comp, coef, fixed, perf, allow, total, complete) in session.execute(q):
         yield [
-            aid, name, team, track, str(level), grade or "", "yes" if prob else "no", _money(comp), _money(coef),
-            _money(fixed), _money(perf), _money(allow), _money(total),
-            "complete" if complete and total is not None else "incomplete",
+            aid, name, team, word(track), str(level), grade or "", word("yes" if prob else "no"), _money(comp),
+            _money(coef), _money(fixed), _money(perf), _money(allow), _money(total),
+            word("complete" if complete and total is not None else "incomplete"),
         ]
 
 
-def payroll_csv_stream(session: Session, month: str) -> Iterator[bytes]:
-    return csv_stream(PAYROLL_COLUMNS, payroll_rows(session, month))
+def payroll_csv_stream(session: Session, month: str, *, header: Sequence[str] = PAYROLL_COLUMNS,
+                       word: Callable[[str], str] = str) -> Iterator[bytes]:
+    return csv_stream(header, payroll_rows(session, month, word))
 
 
 def ladder_csv_stream(session: Session, *, lang: str = "en") -> Iterator[bytes]:

@@ -165,7 +165,10 @@ class HrController(Controller):
         chosen, options = hr_service.pick_month(db_session, month or None)
         if chosen is None or (month and month not in options):
             raise NotFoundException(f"month {month!r} has not been evaluated")
-        return _csv(request, f"payroll-{chosen}.csv", lambda s: hr_service.payroll_csv_stream(s, chosen))
+        _ = gettext(request)
+        header = [_("payroll.col." + c) for c in hr_service.PAYROLL_COLUMNS]  # in the reader's language
+        return _csv(request, f"payroll-{chosen}.csv",
+                    lambda s: hr_service.payroll_csv_stream(s, chosen, header=header, word=lambda w: _("payroll.value." + w)))
 
     @get("/ladder.csv", name="hr_ladder_csv", guards=[requires("hr")], sync_to_thread=False)
     def ladder_csv(self, request: Request[Any, Any, Any]) -> Stream:

@@ -62,7 +62,8 @@ def test_hr_reviews_the_month_decides_and_downloads_payroll(live_server, new_pag
     with open(download.path(), "rb") as fh:
         data = fh.read()
     assert data.startswith("\ufeff".encode()) and "陈静".encode() in data
-    assert data.decode("utf-8-sig").splitlines()[0].startswith("agent_id,name,team,track,level,pay_grade")
+    header = "工号,姓名,团队,岗位序列,星级,薪级" if lang == "zh" else "agent_id,name,team,track,level,pay_grade"
+    assert data.decode("utf-8-sig").splitlines()[0].startswith(header)  # in the language of the page
     screenshot(page, f"hr-payroll-{lang}")
 
 

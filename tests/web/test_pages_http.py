@@ -338,3 +338,22 @@ def test_csv_downloads_name_their_charset_once(company, client, lang: str) -> No
     for url in ("/hr/payroll.csv?month=2025-06", "/hr/ladder.csv", "/uploads/templates/inspections"):
         ctype = client.get(url).headers["content-type"]
         assert ctype.lower().count("charset") == 1 and "utf-8" in ctype.lower(), (url, ctype)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_payroll_csv_speaks_the_language_of_the_page(company, client, lang: str) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    client, _ = _as(client, "hr", lang)
+    client.cookies.set("lang", lang)
+    text = client.get("/hr/payroll.csv?month=2025-06").content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == [_("payroll.col." + c) for c in
+                       ["agent_id", "name", "team", "track", "level", "pay_grade", "on_probation", "composite",
+                        "coefficient", "fixed_pay", "performance_pay", "allowance", "total_pay", "status"]]
+    if lang == "zh":
+        assert rows[0][:3] == ["工号", "姓名", "团队"] and {r[3] for r in rows[1:]} <= {"话务", "在线"}
+        assert {r[6] for r in rows[1:]} <= {"是", "否"} and {r[13] for r in rows[1:]} <= {"完整", "数据不全"}
+    else:
+        assert rows[0][0] == "agent_id" and {r[13] for r in rows[1:]} <= {"complete", "incomplete"}
