@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.domain import months as M
 from starlevel.domain.rulebook import Problem, RulebookError
+from starlevel.services import clock
 from starlevel.services import hr as hr_service
 from starlevel.web.auth import current_user, requires, session_factory_of
 from starlevel.web.render import gettext, is_htmx, lang_of, render
@@ -191,7 +192,7 @@ class HrController(Controller):
         commit_now(session)  # rulebook_versions() stores the default version 1 in an empty database
         if form is None:
             form = RulebookConfirm(
-                effective_from=M.add_months(last, 1) if last else "", toml=hr_service.to_toml(document),
+                effective_from=min(last, clock.current_month()) if last else "",  # a month the change affects toml=hr_service.to_toml(document),
             )
         return render(
             request, "hr/rulebook.html", versions=versions, shown=shown, rb=rb, form=form,

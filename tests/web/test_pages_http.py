@@ -357,3 +357,18 @@ def test_payroll_csv_speaks_the_language_of_the_page(company, client, lang: str)
         assert {r[6] for r in rows[1:]} <= {"是", "否"} and {r[13] for r in rows[1:]} <= {"完整", "数据不全"}
     else:
         assert rows[0][0] == "agent_id" and {r[13] for r in rows[1:]} <= {"complete", "incomplete"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_rulebook_form_defaults_to_a_month_the_change_affects(company, client, lang: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    client, _ = _as(client, "hr", lang)
+    monkeypatch.setenv("STARLEVEL_TODAY", "2026-11-25")  # data end in June 2025
+    page = client.get("/hr/rulebook").text
+    assert re.search(r'name="effective_from"[^>]*value="2025-06"', page), "the latest evaluated month"
+    monkeypatch.setenv("STARLEVEL_TODAY", "2025-06-15")  # June is in progress and has data
+    page = client.get("/hr/rulebook").text
+    assert re.search(r'name="effective_from"[^>]*value="2025-06"', page)
+    monkeypatch.setenv("STARLEVEL_TODAY", "2025-05-15")
+    assert re.search(r'name="effective_from"[^>]*value="2025-05"', client.get("/hr/rulebook").text)
