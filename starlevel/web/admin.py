@@ -51,6 +51,7 @@ class NewUserForm(Struct):
     role: str = ""
     agent_id: str = ""
     password: str = ""
+    second_login: str = ""  # "1": the admin confirmed a second login for the same agent
 
 
 class PasswordForm(Struct):
@@ -89,6 +90,12 @@ class AdminController(Controller):
         data: Annotated[NewUserForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template:
         _ = gettext(request)
+        existing = admin_service.logins_of_agent(db_session, data.agent_id) if data.role == "agent" and data.agent_id else []
+        if existing and data.second_login != "1":
+            kept = NewUserForm(data.username, data.role, data.agent_id, "", second_login="ask")
+            warning = _("Agent {agent} already has a login ({logins}). Tick the box to create a second one, or link another agent.")
+            return self._users_page(request, db_session, form=kept, errors={
+                "agent_id": warning.format(agent=data.agent_id.strip(), logins=", ".join(existing))})
         try:
             admin_service.create_user(db_session, username=data.username, role=data.role, agent_id=data.agent_id,
                                       password=data.password, actor=current_user(request).username)

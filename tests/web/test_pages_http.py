@@ -372,3 +372,21 @@ def test_rulebook_form_defaults_to_a_month_the_change_affects(company, client, l
     assert re.search(r'name="effective_from"[^>]*value="2025-06"', page)
     monkeypatch.setenv("STARLEVEL_TODAY", "2025-05-15")
     assert re.search(r'name="effective_from"[^>]*value="2025-05"', client.get("/hr/rulebook").text)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_second_login_for_an_agent_is_warned_about(company, client, lang: str) -> None:  # type: ignore[no-untyped-def]
+    client, _ = _as(client, "admin", lang)
+    token = client.cookies.get("csrftoken")
+    form = {"_csrf_token": token, "username": "ann2", "role": "agent", "agent_id": "A001", "password": "ann2-pass-123"}
+    r = client.post("/admin/users", data=form)
+    body = html.unescape(r.text)
+    assert r.status_code == 422
+    assert _("Agent {agent} already has a login ({logins}). Tick the box to create a second one, or link another agent.").format(
+        agent="A001", logins="ann") in body
+    assert 'name="second_login" value="1"' in body and 'id="user-ann2"' not in body
+    r = client.post("/admin/users", data={**form, "second_login": "1"})
+    assert r.status_code == 200 and 'id="user-ann2"' in r.text
+    # A login for an agent without one needs no confirmation.
+    r = client.post("/admin/users", data={**form, "username": "chen", "agent_id": "A003"})
+    assert r.status_code == 200 and 'id="user-chen"' in r.text
