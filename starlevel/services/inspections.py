@@ -556,9 +556,18 @@ def upload_kinds(role: str) -> tuple[str, ...]:
     return KINDS if role in ("hr", "admin") else tuple(k for k in KINDS if k != "agents")
 
 
+#: One example row per template, in the column order of ``COLUMNS`` (replace it with real rows).
+EXAMPLE_ROWS = {
+    "agents": "A101,张伟,phone,Team 1,2025-01-06,,1,3",
+    "inspections": "Q000001,A101,2025-01-20,phone,CALL-0001,qa,T1-01;T2-05",
+    "metrics": "A101,2025-01,95,92.5,4,0",
+}
+
+
 def template_csv(kind: str) -> str:
+    """The header and one example row of a kind of upload."""
     required, optional = COLUMNS[kind]
-    return ",".join(required + optional) + "\n"
+    return ",".join(required + optional) + "\n" + EXAMPLE_ROWS[kind] + "\n"
 
 
 def upload(session: Session, kind: str, data: bytes, *, filename: str, actor: str,

@@ -294,10 +294,12 @@ class UploadsController(Controller):
     def _kinds(request: Request[Any, Any, Any]) -> tuple[str, ...]:
         return svc.upload_kinds(current_user(request).role)
 
-    @get("/", name="uploads", sync_to_thread=False)
-    def index(self, request: Request[Any, Any, Any], kind: FromQuery[str] = "inspections") -> Template:
+    @get("/", name="uploads", sync_to_thread=True)
+    def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
+              kind: FromQuery[str] = "inspections") -> Template:
         return render(request, "uploads/index.html", kinds=self._kinds(request), kind=kind, result=None,
-                      rejected=None, problem=None)
+                      rejected=None, problem=None, groups=svc.form_catalog(db_session, lang_of(request)),
+                      channels=svc.CHANNELS, examples=svc.EXAMPLE_ROWS)
 
     @post("/", name="uploads_submit", sync_to_thread=True, status_code=200)
     def submit(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],

@@ -390,3 +390,32 @@ def test_a_second_login_for_an_agent_is_warned_about(company, client, lang: str)
     # A login for an agent without one needs no confirmation.
     r = client.post("/admin/users", data={**form, "username": "chen", "agent_id": "A003"})
     assert r.status_code == 200 and 'id="user-chen"' in r.text
+
+
+# ------------------------------------------------------------------ item 11: templates with an example row
+
+def test_each_template_has_an_example_row_that_imports(session_factory) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from starlevel.db.engine import session_scope
+    from starlevel.services import inspections as svc
+    from starlevel.services import rulebooks
+    from starlevel.services.importer import import_table
+
+    with session_scope(session_factory) as s:
+        rulebooks.ensure_default(s)
+        for kind in ("agents", "inspections", "metrics"):
+            lines = svc.template_csv(kind).splitlines()
+            assert len(lines) == 2 and lines[1].count(",") == lines[0].count(",")
+            result = import_table(s, kind, svc.template_csv(kind).encode(), filename=f"{kind}.csv", actor="t",
+                                  rulebook=rulebooks.current(s), today=date(2026, 11, 25))
+            assert result.inserted == 1, kind
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_uploads_page_lists_allowed_values(company, client, lang: str) -> None:  # type: ignore[no-untyped-def]
+    client, _ = _as(client, "inspector", lang)
+    page = html.unescape(client.get("/uploads").text)
+    section = page.split('id="allowed-values"')[1].split("</details>")[0]
+    assert _("Allowed values") in section and "<code>T1-01</code>" in section and "<code>T3-01</code>" in section
+    assert f"phone ({_('channel.phone')})" in section and _("a month, YYYY-MM") in section
