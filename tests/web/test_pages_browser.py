@@ -128,3 +128,27 @@ def test_my_star_shows_what_blocks_folds_old_months_and_labels_every_level(red_l
     card_w = page.evaluate("document.querySelector('.chart-wrap').getBoundingClientRect().width")
     assert abs(chart_w - card_w) < 1
     screenshot(page, f"mystar-blocked-{lang}-{width}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_agent_combobox_works_from_the_keyboard(company, live_server, new_page, lang: str) -> None:  # type: ignore[no-untyped-def]
+    page = new_page(lang=lang)
+    browser_sign_in(page, live_server, *PASSWORDS["inspector"])
+    box = page.locator("#agent_q")
+    box.fill("a00")
+    page.locator(".agent-option").nth(2).wait_for()
+    assert box.get_attribute("aria-expanded") == "true"
+    box.press("ArrowDown")
+    box.press("ArrowDown")
+    active = box.get_attribute("aria-activedescendant")
+    assert active and page.locator(f"#{active}").get_attribute("aria-selected") == "true"
+    assert "A002" in page.locator(f"#{active}").inner_text()
+    box.press("Enter")
+    page.locator("#agent-chosen", has_text="Bob Wu").wait_for()
+    assert page.input_value("#agent_id") == "A002"
+    assert page.locator("#inspection-form .error").count() == 0  # Enter picked; it did not submit
+    box = page.locator("#agent_q")
+    box.fill("ann")
+    page.locator(".agent-option").first.wait_for()
+    box.press("Escape")
+    assert page.locator(".agent-option").count() == 0 and box.get_attribute("aria-expanded") == "false"
