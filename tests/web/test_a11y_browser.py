@@ -13,11 +13,13 @@ from tests.web.test_hr_service import add_approval_version
 pytestmark = pytest.mark.browser
 
 PAGES = {
-    "agent": ["/me", "/me?month=2025-03", "/me/defects?month=2025-06", "/no-such-page"],
+    # June 2025 is in progress: the defaults show May, the star page a "so far" panel.
+    "agent": ["/me", "/me?month=2025-06", "/me?month=2025-03", "/me/defects?month=2025-06", "/no-such-page"],
     "inspector": ["/inspections", "/inspections?month=2025-05", "/uploads", "/agents", "/agents/A002",
-                  "/agents?level=3&track=phone"],
-    "hr": ["/hr", "/hr?month=2024-09", "/hr/payroll", "/hr/rulebook", "/agents", "/agents/A003", "/admin/users"],
-    "admin": ["/admin/users", "/admin/audit", "/hr", "/agents"],
+                  "/agents?level=3&track=phone", "/agents?level=x&page=2"],
+    "hr": ["/hr", "/hr?month=2024-09", "/hr?month=2025-06", "/hr/payroll", "/hr/rulebook", "/agents", "/agents/A003",
+           "/hr?page=x"],
+    "admin": ["/admin/users", "/admin/audit", "/admin/audit?entity=user", "/hr", "/agents"],
 }
 
 
@@ -26,6 +28,7 @@ def company(session_factory, monkeypatch):  # type: ignore[no-untyped-def]
     from argon2 import PasswordHasher
 
     monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setenv("STARLEVEL_TODAY", "2025-06-15")  # the live server's clock
     seed_company(session_factory)
     add_approval_version(session_factory)
 
