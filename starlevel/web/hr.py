@@ -192,7 +192,8 @@ class HrController(Controller):
         commit_now(session)  # rulebook_versions() stores the default version 1 in an empty database
         if form is None:
             form = RulebookConfirm(
-                effective_from=min(last, clock.current_month()) if last else "",  # a month the change affects toml=hr_service.to_toml(document),
+                # The default effective month is one the change affects (not the empty month after the data).
+                effective_from=min(last, clock.current_month()) if last else "", toml=hr_service.to_toml(document),
             )
         return render(
             request, "hr/rulebook.html", versions=versions, shown=shown, rb=rb, form=form,

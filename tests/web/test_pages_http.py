@@ -419,3 +419,4 @@ def test_uploads_page_lists_allowed_values(company, client, lang: str) -> None: 
     section = page.split('id="allowed-values"')[1].split("</details>")[0]
     assert _("Allowed values") in section and "<code>T1-01</code>" in section and "<code>T3-01</code>" in section
     assert f"phone ({_('channel.phone')})" in section and _("a month, YYYY-MM") in section
+    assert "approval_required" in client.get("/hr/rulebook").text  # the rulebook text is still in the form
