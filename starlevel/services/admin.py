@@ -52,10 +52,6 @@ def logins_of_agent(session: Session, agent_id: str) -> list[str]:
     ))
 
 
-def _password_problem(password: str) -> str | None:
-    return "too_short" if len(password or "") < users.MIN_PASSWORD else None
-
-
 def create_user(session: Session, *, username: str, role: str, agent_id: str, password: str, actor: str) -> User:
     """Create a login; raises AdminError naming every bad field (nothing is written then)."""
     username = (username or "").strip()
@@ -73,7 +69,7 @@ def create_user(session: Session, *, username: str, role: str, agent_id: str, pa
         problems["agent_id"] = "not_agent_role"
     if agent_id and "agent_id" not in problems and session.get(Agent, agent_id) is None:
         problems["agent_id"] = "unknown"
-    if (p := _password_problem(password)) is not None:
+    if (p := users.password_problem(password)) is not None:
         problems["password"] = p
     if problems:
         raise AdminError(problems)
@@ -89,7 +85,7 @@ def _existing(session: Session, username: str) -> User:
 
 def reset_password(session: Session, username: str, password: str, *, actor: str) -> None:
     _existing(session, username)
-    if (p := _password_problem(password)) is not None:
+    if (p := users.password_problem(password)) is not None:
         raise AdminError({"password": p})
     users.set_password(session, username, password, actor=actor)
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.services import reports
 from starlevel.web.auth import requires
+from starlevel.web.params import MAX_LEVEL, BadParam, bad_param_page, int_param
 from starlevel.web.render import gettext, render
 
 PER_PAGE = 50
@@ -19,35 +20,11 @@ TRACKS = ("phone", "online")
 MAX_QUERY = 100
 
 
-def parse_filters(q: str, track: str, level: str, page: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """The list's filters from the query string. Empty means "all"; a bad value is dropped
-    (the list shows all for that filter) and reported as (field, value)."""
-    bad: list[tuple[str, str]] = []
-    out: dict[str, Any] = {"q": q.strip()[:MAX_QUERY], "track": "", "level": None, "page": 1}
-    if len(q.strip()) > MAX_QUERY:
-        bad.append(("q", q[:20] + "…"))
-    if track:
-        if track in TRACKS:
-            out["track"] = track
-        else:
-            bad.append(("track", track[:20]))
-    if level.strip():
-        if level.strip() in ("1", "2", "3", "4", "5"):
-            out["level"] = int(level)
-        else:
-            bad.append(("level", level[:20]))
-    if page.strip():
-        if page.strip().isdigit() and 0 < int(page.strip()) < 1_000_000:
-            out["page"] = int(page)
-        else:
-            bad.append(("page", page[:20]))
-    return out, bad
-
-
 class AgentsController(Controller):
     path = "/agents"
     guards = [requires("hr", "inspector", "admin")]
     include_in_schema = False
+    exception_handlers = {BadParam: bad_param_page}  # type: ignore[dict-item]
 
     @get("/", name="agents", sync_to_thread=True)
     def index(
@@ -55,15 +32,21 @@ class AgentsController(Controller):
         track: FromQuery[str] = "", level: FromQuery[str] = "", page: FromQuery[str] = "",
     ) -> Template:
         _ = gettext(request)
-        f, bad = parse_filters(q, track, level, page)
-        names = {"q": _("Search"), "track": _("Track"), "level": _("Level"), "page": _("Page")}
-        notices = [_("{field}: “{value}” is not a valid choice; showing all.").format(field=names[k], value=v)
-                   for k, v in bad]
+        # Empty filters mean "all"; a number that is not one is a 400 page; an unknown track
+        # shows every track with a message.
+        level_n = int_param("level", level, lo=0, hi=MAX_LEVEL)
+        page_n = int_param("page", page) or 1
+        notices = []
+        if track and track not in TRACKS:
+            notices.append(_("{field}: “{value}” is not a valid choice; showing all.").format(field=_("Track"),
+                                                                                             value=track[:20]))
+            track = ""
+        q = q.strip()[:MAX_QUERY]
         rows, total, month = reports.agent_overview(
-            db_session, q=f["q"], track=f["track"], level=f["level"], page=f["page"], per_page=PER_PAGE, ended_only=True,
+            db_session, q=q, track=track, level=level_n, page=page_n, per_page=PER_PAGE, ended_only=True,
         )
         pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
         return render(
-            request, "agents/index.html", partial="agents/_table.html",
-            rows=rows, total=total, month=month, pages=pages, notices=notices, **f,
+            request, "agents/index.html", partial="agents/_table.html", notices=notices,
+            rows=rows, total=total, month=month, q=q, track=track, level=level_n, page=page_n, pages=pages,
         )

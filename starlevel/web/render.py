@@ -12,6 +12,7 @@ from litestar import Request
 from litestar.response import Template
 
 from starlevel.services import clock
+from starlevel.services.recompute import pending_from
 from starlevel.web import i18n
 
 
@@ -32,6 +33,15 @@ def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def figures_updating(request: Request[Any, Any, Any]) -> bool:
+    """A signed-in page tells when deferred recomputes are still pending (figures may lag)."""
+    factory = request.app.state.get("session_factory")
+    if factory is None or request.scope.get("user") is None:
+        return False
+    with factory() as session:
+        return pending_from(session) is not None
+
+
 def render(
     request: Request[Any, Any, Any],
     template: str,
@@ -49,4 +59,6 @@ def render(
     ctx["current_month"] = clock.current_month()  # months from this one on are "in progress"
     ctx.update(context)
     name = partial if (partial and is_htmx(request)) else template
+    if name == template:
+        ctx["figures_updating"] = figures_updating(request)
     return Template(template_name=name, context=ctx, status_code=status_code, headers=headers or {})
