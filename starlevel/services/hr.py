@@ -13,7 +13,7 @@ import json
 import re
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -29,7 +29,7 @@ from starlevel.domain.records import Explanation
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import EVENTS
 from starlevel.domain.rulebook import Problem, Rulebook, RulebookError, parse_rulebook, rulebook_to_document
-from starlevel.services import corrections, months, recompute as recompute_service, rulebooks as rulebook_store
+from starlevel.services import clock, corrections, months, recompute as recompute_service, rulebooks as rulebook_store
 from starlevel.services.corrections import CorrectionError
 from starlevel.services.export import LADDER_COLUMNS, SafeWriter, ladder_rows
 
@@ -71,14 +71,14 @@ def month_range(session: Session) -> tuple[str | None, str | None]:
 
 
 def pick_month(session: Session, month: str | None) -> tuple[str | None, list[str]]:
-    """The month asked for when it was evaluated, else the latest; plus every evaluated month (newest first)."""
+    """The month asked for when it was evaluated, else the latest ended one; plus every evaluated month (newest first)."""
     first, last = month_range(session)
     if first is None or last is None:
         return None, []
     options = list(reversed(M.months_between(first, last)))
     if month and M.is_month(month) and first <= month <= last:
         return month, options
-    return last, options
+    return clock.default_month(options), options  # the latest month that has ended
 
 
 # ------------------------------------------------------------------ the month review

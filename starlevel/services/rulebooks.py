@@ -36,7 +36,7 @@ def ensure_default(session: Session, actor: str = "system") -> None:
             label="default",
             document=rulebook_to_document(rb),
             created_by=actor,
-            note="shipped default rulebook (shared/spec/ladder.md)",
+            note="shipped default rulebook (docs/ladder.md)",
         )
     )
     _sync_catalog(session, rb)

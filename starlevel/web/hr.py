@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.domain import months as M
 from starlevel.domain.rulebook import Problem, RulebookError
-from starlevel.services import audit
+from starlevel.services import audit, clock
 from starlevel.services import hr as hr_service
 from starlevel.services import months
 from starlevel.services import payroll as payroll_service
@@ -77,7 +77,7 @@ def _streamed(request: Request[Any, Any, Any], make: Callable[[Session], Iterato
 def _csv(request: Request[Any, Any, Any], filename: str, make: Callable[[Session], Iterator[bytes]]) -> Stream:
     return Stream(
         _streamed(request, make),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
 
@@ -232,7 +232,8 @@ class HrController(Controller):
         commit_now(session)  # rulebook_versions() stores the default version 1 in an empty database
         if form is None:
             form = RulebookConfirm(
-                effective_from=M.add_months(last, 1) if last else "", toml=hr_service.to_toml(document),
+                # The default effective month is one the change affects (not the empty month after the data).
+                effective_from=min(last, clock.current_month()) if last else "", toml=hr_service.to_toml(document),
             )
         return render(
             request, "hr/rulebook.html", versions=versions, shown=shown, rb=rb, form=form,

@@ -8,6 +8,7 @@ from typing import Any
 def handlers() -> list[Any]:
     from starlevel.web.account import AccountController
     from starlevel.web.admin import AdminController
+    from starlevel.web.assets import favicon
     from starlevel.web.hr import HrController
     from starlevel.web.dashboard import HrDashboardController
     from starlevel.web.months import HrMonthsController
@@ -22,4 +23,4 @@ def handlers() -> list[Any]:
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MetricsController, MyStarController, AgentStarController,
             HrController, HrDashboardController, HrMonthsController, HrReviewsController, HrWhatIfController,
-            AdminController]
+            AdminController, favicon]

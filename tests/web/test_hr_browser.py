@@ -88,12 +88,12 @@ def test_admin_creates_a_login_and_disables_it(live_server, new_page, session_fa
     screenshot(page, f"admin-user-errors-{lang}")
 
     form = page.locator("form.new-user")
-    form.locator("input[name=agent_id]").fill("A002")
+    form.locator("input[name=agent_id]").fill("A003")  # 陈静 has no login yet
     form.locator("input[name=password]").fill("dora-pass-123")
     form.locator("button[type=submit]").click()
     row = page.locator("#user-dora")
     row.wait_for()
-    assert "A002" in row.inner_text()
+    assert "A003" in row.inner_text()
 
     row.locator("summary").click()
     row.locator("input[name=reason]").fill("test account")

@@ -38,6 +38,7 @@ RULES: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("POST", "/login"): PUBLIC,
     ("GET", "/lang/{lang}"): PUBLIC,
     ("GET", "/health"): PUBLIC,
+    ("GET", "/favicon.ico"): PUBLIC,
     ("GET", "/static/{file_path}"): PUBLIC,
     ("HEAD", "/static/{file_path}"): PUBLIC,
     ("GET", "/schema"): PUBLIC,
