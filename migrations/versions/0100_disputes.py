@@ -1,7 +1,7 @@
 """disputes and inspection acknowledgements
 
 Revision ID: 0100_disputes
-Revises: 0002_id_counters
+Revises: 0002_month_close
 Create Date: 2026-11-27 08:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0100_disputes"
-down_revision = "0002_id_counters"
+down_revision = "0002_month_close"
 branch_labels = None
 depends_on = None
 

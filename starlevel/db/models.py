@@ -66,6 +66,33 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return Decimal(str(value)) if not isinstance(value, Decimal) else value
 
 
+class InputValues(TypeDecorator[dict[str, str]]):
+    """One agent-month's inputs: a JSON object of decimal strings keyed by input key.
+
+    JSONB on PostgreSQL, JSON text on SQLite. Bulk readers cast the column to text and
+    parse it with orjson themselves; this type serves ORM reads and writes."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return {str(k): str(v) for k, v in value.items()}
+
+    def process_result_value(self, value: Any, dialect: Any) -> dict[str, str] | None:
+        if value is None:
+            return None
+        return {str(k): str(v) for k, v in value.items()}
+
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -163,10 +190,8 @@ class MonthlyMetrics(Base):
 
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.agent_id"), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    satisfaction: Mapped[Decimal] = mapped_column(ExactDecimal(6, 2))
-    efficiency: Mapped[Decimal] = mapped_column(ExactDecimal(6, 2))
-    attitude: Mapped[int] = mapped_column(Integer)
-    complaints: Mapped[int] = mapped_column(Integer, default=0)
+    # Input key -> decimal string, as declared by the rulebook in force for the month.
+    values: Mapped[dict[str, str]] = mapped_column("values", InputValues)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (Index("ix_monthly_metrics_month", "month"),)
@@ -325,6 +350,67 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class MonthClose(Base):
+    """HR closed a month for payroll. A row stays after a reopen (``reopened_*`` set), so
+    every close and reopen is kept; a month is closed while its newest row is not reopened."""
+
+    __tablename__ = "month_closes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))
+    closed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_by: Mapped[str] = mapped_column(String(100), default="")
+    incomplete_confirmed: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reopened_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reopen_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_month_closes_month", "month"),)
+
+
+class PayrollSnapshotRow(Base):
+    """One agent's payroll line as it was when the month was closed (as paid)."""
+
+    __tablename__ = "payroll_snapshots"
+
+    close_id: Mapped[int] = mapped_column(ForeignKey("month_closes.id"), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    team: Mapped[str] = mapped_column(String(100), default="")
+    track: Mapped[str] = mapped_column(String(16), default="")
+    level: Mapped[int] = mapped_column(Integer)
+    pay_grade: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    on_probation: Mapped[bool] = mapped_column(Boolean)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    composite: Mapped[Decimal | None] = mapped_column(ExactDecimal(6, 2), nullable=True)
+    coefficient: Mapped[Decimal | None] = mapped_column(ExactDecimal(6, 2), nullable=True)
+    probation_factor: Mapped[Decimal | None] = mapped_column(ExactDecimal(6, 4), nullable=True)
+    fixed_pay: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), nullable=True)
+    performance_pay: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), nullable=True)
+    allowance: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), nullable=True)
+    total_pay: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), nullable=True)
+
+    __table_args__ = (Index("ix_payroll_snapshots_month", "month"),)
+
+
+class ReviewOutcomeRow(Base):
+    """HR's outcome of a review case (复核). Append-only: the newest live row wins."""
+
+    __tablename__ = "review_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.agent_id"))
+    month: Mapped[str] = mapped_column(String(7))
+    outcome: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (Index("ix_review_outcomes_agent_month", "agent_id", "month"),)
 
 
 class InspectionAck(Base):

@@ -9,7 +9,8 @@ Who may do what (checked here, whatever the caller):
 
 - an agent files a dispute of one defect, or of a whole inspection, of their own, with a
   reason, until the rulebook's window closes (``[disputes] window_working_days`` working
-  days after the inspection was saved); one dispute per defect or inspection;
+  days after the inspection was saved), never once its month is closed for payroll; one
+  dispute per defect or inspection (and a month with disputes waiting cannot be closed);
 - another inspector (never the inspection's own) upholds or rejects an open dispute;
   upholding voids the defect (or the inspection) with the dispute as the reason and
   re-evaluates the agent at once; a rejection needs a note;
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Agent, Dispute, Inspection, InspectionAck, InspectionDefect, utcnow
 from starlevel.domain import disputes as rules
 from starlevel.domain.months import is_month
-from starlevel.services import audit, inspections, rulebooks
+from starlevel.services import audit, inspections, months, rulebooks
 from starlevel.services.inspections import Problem
 
 __all__ = [
@@ -79,6 +80,12 @@ def _text(value: str | None, field_: str, *, required: bool) -> str:
 
 
 # ---------------------------------------------------------------------------- the window
+
+
+def _ensure_open(session: Session, month: str) -> None:
+    """Nothing of a month closed for payroll is disputed or escalated."""
+    if months.is_closed(session, month):
+        raise _refuse("target", "month.closed", 409, month=month)
 
 
 def deadline(session: Session, insp: Inspection) -> date:
@@ -201,6 +208,7 @@ def file(session: Session, *, agent_id: str, actor: str, reason: str, defect_id:
     last = deadline(session, insp)
     if _today(today) > last:
         raise _refuse("target", "window.closed", deadline=last)
+    _ensure_open(session, insp.month)
     earlier = session.execute(
         select(Dispute.id, Dispute.defect_id).where(Dispute.inspection_id == insp.inspection_id)
     ).all()
@@ -291,6 +299,8 @@ def _void(session: Session, row: Dispute, actor: str, defer: bool) -> None:
             inspections.void_inspection(session, row.inspection_id, reason=reason, actor=actor, defer=defer)
     except inspections.InvalidVoid as exc:  # voided meanwhile by a correction
         raise _refuse("dispute", "target.void", 409) from exc
+    except months.MonthClosed as exc:  # closed after a reopen let it through
+        raise _refuse("dispute", "month.closed", 409, month=row.month) from exc
 
 
 def escalate(session: Session, dispute_id: int, *, agent_id: str, actor: str, note: str = "") -> Dispute:
@@ -300,6 +310,7 @@ def escalate(session: Session, dispute_id: int, *, agent_id: str, actor: str, no
         raise _refuse("dispute", "dispute.missing", 404, value=dispute_id)
     if row.status != "rejected":
         raise _refuse("dispute", "escalate.stage", 409)
+    _ensure_open(session, row.month)
     note = _text(note, "note", required=False)
     _move(session, row, "rejected", {"status": "escalated", "escalated_at": utcnow(), "escalation_note": note,
                                      "agent_unread": False})

@@ -1,4 +1,4 @@
-"""Ladder and payroll exports (spec §7), and the CSV writer every export uses.
+"""Ladder, payroll and monthly-input exports (spec §7), and the CSV writer every export uses.
 
 Exported files are opened in spreadsheet programs, which run a cell that looks like a
 formula (``=HYPERLINK(…)``, ``+1+1``, ``@SUM(1)``, ``-2+3``, or one starting with a tab or
@@ -16,10 +16,11 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import IO, Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from starlevel.db.models import MonthResultRow
+from starlevel.db.models import MonthlyMetrics, MonthResultRow
 from starlevel.domain.explain import explain_text
 from starlevel.services.recompute import row_to_result
 
@@ -96,3 +97,43 @@ def ladder_csv_text(session: Session, *, month: str | None = None, lang: str = "
     buf = io.StringIO()
     write_ladder_csv(session, buf, month=month, lang=lang)
     return buf.getvalue()
+
+
+# ------------------------------------------------------------------ monthly inputs
+
+def _metrics_query(month: str | None):  # type: ignore[no-untyped-def]
+    t = MonthlyMetrics.__table__
+    q = select(t.c.agent_id, t.c.month, cast(t.c["values"], Text)).order_by(t.c.month, t.c.agent_id)
+    return q.where(t.c.month == month) if month else q
+
+
+def metrics_header(session: Session, *, month: str | None = None) -> list[str]:
+    """``agent_id``, ``month``, then every input the loaded rulebooks declare (in their
+    order), then any other key a stored row holds, so that nothing stored is left out."""
+    from starlevel.services import rulebooks as rulebook_store
+
+    keys: dict[str, None] = {}
+    for rb in rulebook_store.load_all(session):
+        keys.update(dict.fromkeys(s.key for s in rb.inputs))
+    declared = set(keys)
+    extra: set[str] = set()
+    for _a, _m, text in session.execute(_metrics_query(month).execution_options(yield_per=5000)):
+        extra.update(k for k in orjson.loads(text) if k not in declared)
+    return ["agent_id", "month", *keys, *sorted(extra)]
+
+
+def write_metrics_csv(session: Session, out: IO[str], *, month: str | None = None) -> int:
+    """The stored monthly inputs in the import format (one row per agent-month, the values
+    as stored), so that importing the file again changes nothing. Returns the row count."""
+    header = metrics_header(session, month=month)
+    keys = header[2:]
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    n = 0
+    loads = orjson.loads
+    for n, (agent_id, m, text) in enumerate(
+        session.execute(_metrics_query(month).execution_options(yield_per=5000)), start=1
+    ):
+        values = loads(text)
+        writer.writerow([agent_id, m, *(values.get(k, "") for k in keys)])
+    return n

@@ -124,6 +124,23 @@ MESSAGES: dict[str, str] = {
         "{value} is not you: inspectors upload only their own inspections (sign in as {value}, "
         "or write your own name {you})"
     ),
+    "month.closed": "{month} is closed for payroll; HR must reopen the month before it can change",
+    "metrics.column_missing": (
+        "required column is missing from the header (rulebook version {version}, in force for {month}, "
+        "declares this input)"
+    ),
+    "metrics.foreign_input": (
+        "{value}: {column} is not an input of rulebook version {version}, in force for {month}; leave the cell empty"
+    ),
+    # ---- monthly inputs (the checks of starlevel.domain.inputs.parse_input)
+    "input.empty": "is empty; a value is required",
+    "input.not_whole": "{value!r} is not a whole number{range}",
+    "input.not_number": "{value!r} is not a decimal number{range}",
+    "input.decimals": "{value!r} has more than {places} decimal places",
+    "input.range_below": "{value!r} is below {bound} (allowed: {range})",
+    "input.range_above": "{value!r} is above {bound} (allowed: {range})",
+    "input.allowed": "{value!r} is not one of the allowed values ({allowed})",
+    "input.too_long": "{value!r} has too many digits (at most 15 before and 15 after the point)",
     "metrics.repeat": (
         "agent {agent_id} month {month} appears again with a different {column} (first at row {first}); "
         "each agent-month may appear only once"

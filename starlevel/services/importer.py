@@ -30,12 +30,16 @@ from decimal import Decimal
 from sqlite3 import SQLITE_LIMIT_VARIABLE_NUMBER
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, tuple_, update
+import orjson
+from sqlalchemy import Connection, Table, Text, bindparam, cast, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect, MonthlyMetrics, utcnow
+from starlevel.domain.inputs import InputProblem, format_decimal, parse_input
 from starlevel.domain.model import CHANNELS
 from starlevel.services import audit, file_problems
+from starlevel.services import months as months_service
+from starlevel.services import rulebooks as rulebook_store
 from starlevel.services.tabular import EXTRA, UPLOAD_LIMITS, Limits, TableError, read_table
 from starlevel.services.tabular import Table as TabularTable
 
@@ -47,6 +51,7 @@ __all__ = [
     "ImportResult",
     "RowError",
     "import_table",
+    "metrics_columns",
 ]
 
 Kind = Literal["agents", "inspections", "metrics"]
@@ -58,6 +63,8 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "inspections": (("inspection_id", "agent_id", "contact_on", "channel", "contact_ref", "inspector", "defect_codes"), ()),
     "metrics": (("agent_id", "month", "satisfaction", "efficiency", "attitude", "complaints"), ()),
 }
+# (The metrics columns above are those of the default rulebook; the columns of a file are
+# those of the rulebooks loaded, see metrics_columns.)
 
 #: Bounds of whole-number cells (the columns are 32-bit integers; beyond these a value is a typo).
 MAX_COMPLAINTS = 100_000
@@ -85,9 +92,6 @@ _INT_RE = re.compile(r"^[0-9]+\Z")
 #: Agent IDs: letters, digits, '-', '_' and '.', starting with a letter or digit, so that an
 #: ID is never a spreadsheet formula (=, +, -, @) nor needs quoting anywhere.
 _AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
-_DEC_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)?\Z")
-_CENT = Decimal("0.01")
-_HUNDRED = Decimal(100)
 
 
 # ------------------------------------------------------------------------------ results
@@ -236,17 +240,6 @@ def _employment_problem(what: Any, month: str, info: _AgentInfo) -> Msg | None:
     return None
 
 
-def _percent(text: str) -> Decimal | Msg:
-    if not _DEC_RE.match(text):
-        return Msg.of("percent.invalid", value=repr(text))
-    value = Decimal(text)
-    if value > _HUNDRED:
-        return Msg.of("percent.above", value=repr(text))
-    if "." in text and len(text.split(".", 1)[1].rstrip("0")) > 2:
-        return Msg.of("percent.places", value=repr(text))
-    return value.quantize(_CENT)
-
-
 def _whole_number_problem(text: str, limit: int, code: str) -> Msg:
     """Why ``text`` is not a whole number from 0 to ``limit``."""
     if not text:
@@ -254,6 +247,14 @@ def _whole_number_problem(text: str, limit: int, code: str) -> Msg:
     if _INT_RE.match(text):
         return Msg.of("number.too_big", value=repr(text), limit=limit)
     return Msg.of(code, value=repr(text))
+
+
+def _input_msg(problem: InputProblem) -> Msg:
+    """A monthly input's problem (domain.inputs) as a file problem of the same code."""
+    code = problem.code
+    if code == "input.range":
+        code = "input.range_below" if " is below " in problem.template else "input.range_above"
+    return Msg.of(code, **problem.params)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -444,14 +445,19 @@ def import_table(
                              filename=filename, kind=kind) from None
 
     errors = _Errors()
-    _check_header(kind, table.header, errors)
+    books: list[Any] = [rulebook]
+    columns = COLUMNS[kind]
+    if kind == "metrics":
+        books = rulebook_store.load_all(session) or books
+        columns = metrics_columns(books)
+    _check_header(kind, columns, table.header, errors)
     if errors:
         raise ImportRejected(errors.listing(), filename=filename, kind=kind)
 
     ctx = _Context(
         session=session, db=_Db(session), kind=kind, filename=filename, actor=actor, rulebook=rulebook,
         today=today, errors=errors, progress=progress, estimated=table.estimated_rows,
-        own_inspector=own_inspector,
+        own_inspector=own_inspector, rulebooks=books,
     )
     runner = {"agents": _AgentsImport, "inspections": _InspectionsImport, "metrics": _MetricsImport}[kind](ctx)
     try:
@@ -461,13 +467,27 @@ def import_table(
     # The rows that passed are also checked against the database, so that one rejection
     # lists every problem of the file.
     runner.check_database()
+    _check_closed_months(session, runner, errors)
     if errors:
         raise ImportRejected(errors.listing(), filename=filename, kind=kind)
     return runner.write()
 
 
-def _check_header(kind: str, header: list[str], errors: _Errors) -> None:
-    required, optional = COLUMNS[kind]
+def _check_closed_months(session: Session, runner: Any, errors: _Errors) -> None:
+    """A file that would change a month closed for payroll is refused as a whole, naming
+    each such row (rows already stored identically change nothing and pass)."""
+    through = months_service.closed_through(session)
+    if through is None:
+        return
+    for row, column, month in runner.changed_rows():
+        if month <= through:
+            errors.add(row, column, Msg.of("month.closed", month=month))
+
+
+def _check_header(
+    kind: str, columns: tuple[tuple[str, ...], tuple[str, ...]], header: list[str], errors: _Errors,
+) -> None:
+    required, optional = columns
     known = set(required) | set(optional)
     seen: set[str] = set()
     for i, name in enumerate(header, start=1):
@@ -496,6 +516,7 @@ class _Context:
     progress: Callable[[int, int], None] | None
     estimated: int
     own_inspector: str | None = None
+    rulebooks: list[Any] = field(default_factory=list)
     rows: int = 0
     reason: str = field(init=False)
 
@@ -559,6 +580,11 @@ class _AgentsImport:
         self.new: list[str] = []
         self.changed: list[tuple[str, tuple[Any, ...]]] = []  # (agent_id, old values)
         self.unchanged = 0
+
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """Agent records carry no month's inputs; results of closed months stay frozen
+        by the recompute (services.months)."""
+        return iter(())
 
     def check(self, table: TabularTable) -> None:
         rows = table.rows
@@ -892,6 +918,12 @@ class _InspectionsImport:
             return Msg.of("codes.unknown_many" if len(set(unknown)) > 1 else "codes.unknown", codes=listed)
         return codes
 
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """(row, column, month) of every row the import would write."""
+        for at, v in enumerate(self.values):
+            if at not in self.existing:
+                yield self.rownums[at], "contact_on", v[3]
+
     def check_database(self) -> None:
         ctx = self.ctx
         db = ctx.db
@@ -985,36 +1017,90 @@ class _InspectionsImport:
 
 
 # ----------------------------------------------------------------------------- metrics
+#
+# A metrics file has agent_id, month and one column per input declared by the rulebook in
+# force for each row's month. Values are checked by parse_input (as in the app's entry
+# form) and kept as the decimal strings that are stored.
 
-_METRIC_FIELDS = ("satisfaction", "efficiency", "attitude", "complaints")
+
+def metrics_columns(rulebooks: Sequence[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(required, optional) columns of a metrics file under ``rulebooks``: an input is a
+    required column when every version requires it, optional when only some declare it."""
+    keys: dict[str, None] = {}
+    required: set[str] | None = None
+    for rb in rulebooks:
+        specs = rb.inputs
+        keys.update(dict.fromkeys(s.key for s in specs))
+        mine = {s.key for s in specs if s.required}
+        required = mine if required is None else required & mine
+    req = tuple(k for k in keys if k in (required or set()))
+    return ("agent_id", "month", *req), tuple(k for k in keys if k not in req)
+
+
+@dataclass
+class _InputPlan:
+    """How the rows of one rulebook version are read: (key, spec, cell position, cache) per
+    input whose column is in the file, the required inputs whose column is not, and the
+    file's input columns (name, position) this version does not declare."""
+
+    version: int
+    present: list[tuple[str, Any, int, dict[str, Any]]]
+    absent_required: list[str]
+    foreign: list[tuple[str, int]]
 
 
 class _MetricsImport:
     def __init__(self, ctx: _Context) -> None:
         self.ctx = ctx
-        # (agent_id, month) -> (row, satisfaction, efficiency, attitude, complaints)
-        self.rows: dict[tuple[str, str], tuple[Any, ...]] = {}
-        self.new: list[tuple[str, str]] = []
-        self.changed: list[tuple[tuple[str, str], tuple[Any, ...]]] = []
+        # (agent_id, month) -> (row, {input key: decimal string})
+        self.rows: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
+        self.new: list[tuple[str, str, dict[str, str]]] = []
+        self.changed: list[tuple[tuple[str, str], dict[str, str]]] = []
         self.unchanged = 0
 
+    def _planner(self, header: list[str]) -> Callable[[str], _InputPlan]:
+        """month -> how to read its rows (one plan per rulebook version)."""
+        books = self.ctx.rulebooks
+        position = {name: i for i, name in enumerate(header)}
+        columns = [c for c in header if c not in ("agent_id", "month")]
+        plans: dict[int, _InputPlan] = {}
+
+        def plan_for(month: str) -> _InputPlan:
+            rb = rulebook_store.for_month(books, month)
+            plan = plans.get(rb.version)
+            if plan is None:
+                keys = {s.key for s in rb.inputs}
+                plan = plans[rb.version] = _InputPlan(
+                    rb.version,
+                    [(s.key, s, position[s.key], {}) for s in rb.inputs if s.key in position],
+                    [s.key for s in rb.inputs if s.required and s.key not in position],
+                    [(c, position[c]) for c in columns if c not in keys],
+                )
+            return plan
+
+        return plan_for
+
     def check(self, table: TabularTable) -> None:
-        rows = table.rows
         ctx = self.ctx
         err = ctx.errors.add
         agents = ctx.db.load_agents()
         current = _month_text(ctx.today)
+        header = table.header
+        width = len(header)
+        i_agent, i_month = header.index("agent_id"), header.index("month")
         month_cache: dict[str, Msg | None] = {}
-        pct_cache: dict[str, Decimal | Msg] = {}
+        plan_for = self._planner(header)
+        plans: dict[str, _InputPlan] = {}
+        reported: set[tuple[int, str]] = set()
         by_key = self.rows
         n = 0
-        for row, rec in rows:
+        for row, cells in table.records:
             n += 1
             if n % PROGRESS_EVERY == 0:
                 ctx.tick(n)
-            bad = _extra_cells(ctx, row, rec.get(EXTRA))
-            agent_id = rec["agent_id"].strip()
-            month = rec["month"].strip()
+            bad = _extra_cells(ctx, row, cells[width:]) if len(cells) > width else False
+            agent_id = cells[i_agent].strip()
+            month = cells[i_month].strip()
             info = agents.get(agent_id)
             if info is None:
                 if not agent_id:
@@ -1034,7 +1120,10 @@ class _MetricsImport:
                     if problem is None and month > current:
                         problem = Msg.of("month.future", value=month, current=current)
                 month_cache[month] = problem
+                plans[month] = plan_for(month if problem is None else "9999-12")
+            plan = plans[month]
             if problem is not None:
+                # The values are still checked, against the newest rulebook.
                 err(row, "month", problem)
                 bad = True
             elif info is not None:
@@ -1042,60 +1131,72 @@ class _MetricsImport:
                 if problem is not None:
                     err(row, "month", problem)
                     bad = True
-            values: list[Any] = [row]
-            for column in ("satisfaction", "efficiency"):
-                text = rec[column].strip()
-                v = pct_cache.get(text)
-                if v is None:
-                    v = pct_cache[text] = _percent(text) if text else _EMPTY
-                if v.__class__ is Msg:
-                    err(row, column, v)  # type: ignore[arg-type]
+            if plan.absent_required:
+                bad = True
+                for column in plan.absent_required:
+                    if (plan.version, column) not in reported:
+                        reported.add((plan.version, column))
+                        err(row, column, Msg.of("metrics.column_missing", version=plan.version, month=month))
+            for column, i in plan.foreign:
+                text = cells[i].strip()
+                if text:
+                    err(row, column, Msg.of("metrics.foreign_input", value=repr(text), column=column,
+                                            version=plan.version, month=month))
                     bad = True
-                values.append(v)
-            text = rec["attitude"].strip()
-            if _INT_RE.match(text) and 1 <= int(text) <= 5:
-                values.append(int(text))
-            else:
-                err(row, "attitude", Msg.of("attitude.invalid", value=repr(text)) if text else _EMPTY)
-                bad = True
-            text = rec["complaints"].strip()
-            if _INT_RE.match(text) and int(text) <= MAX_COMPLAINTS:
-                values.append(int(text))
-            else:
-                err(row, "complaints", _whole_number_problem(text, MAX_COMPLAINTS, "count.invalid"))
-                bad = True
+            values: dict[str, str] = {}
+            for key, spec, i, cache in plan.present:
+                text = cells[i]
+                v = cache.get(text)
+                if v is None:
+                    stripped = text.strip()
+                    if not stripped and not spec.required:
+                        v = cache[text] = ""
+                    else:
+                        parsed = parse_input(spec, stripped)
+                        v = cache[text] = parsed if parsed.__class__ is InputProblem else format_decimal(parsed)
+                if v.__class__ is str:
+                    if v:
+                        values[key] = v
+                else:
+                    err(row, key, _input_msg(v))  # type: ignore[arg-type]
+                    bad = True
             if bad:
                 continue
             key = (agent_id, month)
             first = by_key.get(key)
             if first is None:
-                by_key[key] = tuple(values)
-            elif first[1:] == tuple(values[1:]):
+                by_key[key] = (row, values)
+            elif first[1] == values:
                 self.unchanged += 1
             else:
-                column = _METRIC_FIELDS[next(i for i in range(4) if first[i + 1] != values[i + 1])]
-                err(row, column, Msg.of("metrics.repeat", agent_id=agent_id, month=month, column=column,
-                                        first=first[0]))
+                old = first[1]
+                column = next(k for k in dict.fromkeys([*old, *values]) if old.get(k) != values.get(k))
+                err(row, column, Msg.of("metrics.repeat", agent_id=agent_id, month=month, column=column, first=first[0]))
         ctx.finish_checking(n)
+
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """(row, column, month) of every new or changed agent-month."""
+        for key in [*((a, m) for a, m, _values in self.new), *(k for k, _ in self.changed)]:
+            yield self.rows[key][0], "month", key[1]
 
     def check_database(self) -> None:
         ctx = self.ctx
         db = ctx.db
         t = MonthlyMetrics.__table__
-        existing: dict[tuple[str, str], tuple[Any, ...]] = {}
+        existing: dict[tuple[str, str], dict[str, str]] = {}
         if self.rows and not db.is_empty(t):
             months = sorted({m for _, m in self.rows})
-            cols = (t.c.agent_id, t.c.month, t.c.satisfaction, t.c.efficiency, t.c.attitude, t.c.complaints)
+            loads = orjson.loads
             for chunk in _chunks(months, db.id_chunk):
-                for r in db.conn.execute(select(*cols).where(t.c.month.in_(chunk))):
-                    key = (r[0], r[1])
-                    if key in self.rows:
-                        existing[key] = tuple(r[2:])
-        for key, values in self.rows.items():
+                q = select(t.c.agent_id, t.c.month, cast(t.c["values"], Text)).where(t.c.month.in_(chunk))
+                for a, m, text in db.conn.execute(q):
+                    if (a, m) in self.rows:
+                        existing[(a, m)] = loads(text)
+        for key, (_row, values) in self.rows.items():
             old = existing.get(key)
             if old is None:
-                self.new.append(key)
-            elif old == values[1:]:
+                self.new.append((*key, values))
+            elif old == values:
                 self.unchanged += 1
             else:
                 self.changed.append((key, old))
@@ -1105,29 +1206,28 @@ class _MetricsImport:
         db = ctx.db
         t = MonthlyMetrics.__table__
         now = utcnow()
-        b_dec = db.binder(t.c.satisfaction)
         b_now = db.binder(t.c.updated_at)(now)
         rows = self.rows
         months: list[str] = []
         if self.new:
+            dumps = orjson.dumps
             db.insert_many(
-                t, ("agent_id", "month", "satisfaction", "efficiency", "attitude", "complaints", "updated_at"),
-                [(a, m, b_dec(rows[(a, m)][1]), b_dec(rows[(a, m)][2]), rows[(a, m)][3], rows[(a, m)][4], b_now)
-                 for a, m in self.new],
+                t, ("agent_id", "month", "values", "updated_at"),
+                [(a, m, dumps(values).decode(), b_now) for a, m, values in self.new],
             )
-            months.append(min(m for _, m in self.new))
+            months.append(min(m for _, m, _v in self.new))
         if self.changed:
             stmt = (update(t).where(t.c.agent_id == bindparam("k_agent_id"), t.c.month == bindparam("k_month"))
-                    .values({f: bindparam(f"v_{f}") for f in _METRIC_FIELDS} | {"updated_at": now}))
+                    .values({"values": bindparam("v_values", type_=t.c["values"].type), "updated_at": now}))
             params = []
             entries = []
             for (agent_id, month), old in self.changed:
-                values = rows[(agent_id, month)][1:]
-                params.append({"k_agent_id": agent_id, "k_month": month}
-                              | {f"v_{f}": v for f, v in zip(_METRIC_FIELDS, values)})
+                values = rows[(agent_id, month)][1]
+                params.append({"k_agent_id": agent_id, "k_month": month, "v_values": values})
                 months.append(month)
-                before = {f: _iso(o) for f, o, v in zip(_METRIC_FIELDS, old, values) if o != v}
-                after = {f: _iso(v) for f, o, v in zip(_METRIC_FIELDS, old, values) if o != v}
+                keys = [k for k in dict.fromkeys([*old, *values]) if old.get(k) != values.get(k)]
+                before = {k: old[k] for k in keys if k in old}
+                after = {k: values[k] for k in keys if k in values}
                 entries.append(audit.Entry(ctx.actor, "update", "metrics", f"{agent_id}/{month}", reason=ctx.reason,
                                            detail={"before": before, "after": after, "filename": ctx.filename}))
             db.conn.execute(stmt, params)

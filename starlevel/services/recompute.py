@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, String, case, delete, func, literal, select, type_coerce, update
+from sqlalchemy import Engine, String, Text, case, cast, delete, func, literal, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent as AgentRow
@@ -33,9 +33,9 @@ from starlevel.db.models import (
 from starlevel.domain import months as M
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
-from starlevel.domain.model import legacy_metrics
 from starlevel.domain.rulebook import Rulebook
 from starlevel.services import locks
+from starlevel.services import months as month_service
 from starlevel.services import rulebooks as rulebook_store
 
 HUNDRED = Decimal(100)
@@ -208,21 +208,27 @@ def load_evidence(
 def load_metrics(
     session: Session, start: str, agent_id: str | None = None, *, end: str | None = None
 ) -> dict[tuple[str, str], Metrics]:
-    # Decimals come as the driver gives them (text on SQLite, Decimal on PostgreSQL),
-    # skipping the per-value type processing that dominates at this volume.
+    # The JSON is read as text and parsed with orjson; equal decimal strings (most of
+    # them repeat) share one Decimal.
+    t = MonthlyMetrics.__table__
     rows = session.execute(
-        select(
-            MonthlyMetrics.agent_id, MonthlyMetrics.month, type_coerce(MonthlyMetrics.satisfaction, String),
-            type_coerce(MonthlyMetrics.efficiency, String), MonthlyMetrics.attitude, MonthlyMetrics.complaints,
-        ).where(
-            MonthlyMetrics.month >= start, *([MonthlyMetrics.month <= end] if end else []),
-            *([MonthlyMetrics.agent_id == agent_id] if agent_id else []),
+        select(t.c.agent_id, t.c.month, cast(t.c["values"], Text)).where(
+            t.c.month >= start, *([t.c.month <= end] if end else []),
+            *([t.c.agent_id == agent_id] if agent_id else []),
         )
     )
-    return {
-        (aid, month): legacy_metrics(aid, month, Decimal(sat), Decimal(eff), int(att), int(complaints))
-        for aid, month, sat, eff, att, complaints in rows
-    }
+    loads = orjson.loads
+    decimals: dict[str, Decimal] = {}
+    out: dict[tuple[str, str], Metrics] = {}
+    for aid, month, text in rows:
+        values: dict[str, Decimal] = {}
+        for k, v in loads(text).items():
+            d = decimals.get(v)
+            if d is None:
+                d = decimals[v] = Decimal(v)
+            values[k] = d
+        out[(aid, month)] = Metrics(aid, month, values)
+    return out
 
 
 def load_decisions(session: Session, start: str, agent_id: str | None = None) -> dict[tuple[str, str], HrDecision]:
@@ -423,10 +429,13 @@ def _pk_order(r: MonthResult) -> tuple[str, str]:
 # ---------------------------------------------------------------- the service
 
 def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
-    """Re-evaluate from ``start`` (None: everything). The caller commits."""
+    """Re-evaluate from ``start`` (None: everything). The caller commits.
+
+    Closed months are never re-evaluated: ``start`` moves past them (services.months)."""
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     locks.results_exclusive(session)
+    start = month_service.first_open(session, start)
     rulebook_store.ensure_default(session)
     rulebooks = rulebook_store.load_all(session)
     agents = load_agents(session)
@@ -523,6 +532,7 @@ def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool 
     import dataclasses
 
     t0 = time.perf_counter()
+    start = month_service.first_open(session, start) or start
 
     def fallback(month: str) -> RecomputeStats:
         if defer:

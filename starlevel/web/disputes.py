@@ -58,6 +58,7 @@ def messages(request: Request[Any, Any, Any]) -> dict[str, str]:
         "target.void": _("This is void already: there is nothing left to dispute."),
         "target.disputed": _("This is disputed already (dispute #{dispute})."),
         "window.closed": _("The time to dispute this inspection ended on {deadline}."),
+        "month.closed": _("{month} is closed for payroll: its inspections can no longer be disputed."),
         "reason.missing": _("Give a reason for the dispute."),
         "note.missing": _("A rejection needs a note saying why."),
         "text.too_long": _("The text is too long (at most {limit} characters)."),

@@ -8,9 +8,15 @@ from typing import Any
 def handlers() -> list[Any]:
     from starlevel.web.account import AccountController
     from starlevel.web.admin import AdminController
+    from starlevel.web.assets import favicon
     from starlevel.web.hr import HrController
+    from starlevel.web.dashboard import HrDashboardController
+    from starlevel.web.months import HrMonthsController
+    from starlevel.web.reviews import HrReviewsController
+    from starlevel.web.whatif import HrWhatIfController
     from starlevel.web.agents import AgentsController
     from starlevel.web.inspector import InspectionsController, UploadsController
+    from starlevel.web.metrics import MetricsController
     from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
     from starlevel.web.mystar import AgentStarController, MyStarController
     from starlevel.web.disputes import CONTROLLERS as DISPUTE_CONTROLLERS
@@ -19,6 +25,7 @@ def handlers() -> list[Any]:
     from starlevel.web.consistency import CONTROLLERS as CONSISTENCY_CONTROLLERS
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
-            MyStarController, AgentStarController,
-            HrController, AdminController, *DISPUTE_CONTROLLERS, *DISPUTE_API,
+            MetricsController, MyStarController, AgentStarController,
+            HrController, HrDashboardController, HrMonthsController, HrReviewsController, HrWhatIfController,
+            AdminController, favicon, *DISPUTE_CONTROLLERS, *DISPUTE_API,
             *CALIBRATION_CONTROLLERS, *CONSISTENCY_CONTROLLERS]

@@ -159,3 +159,27 @@ def test_acknowledgement(company) -> None:  # type: ignore[no-untyped-def]
         assert svc.acknowledge(s, "A001", None, actor="ann") == n - 1
     with session_scope(company) as s:
         assert svc.unseen_count(s, "A001") == 0 and svc.unseen_count(s, "A002") > 0
+
+
+def test_month_close_waits_for_disputes_and_ends_them(company) -> None:  # type: ignore[no-untyped-def]
+    from starlevel.services import months
+
+    with session_scope(company) as s:
+        d = _defect(s)
+        dispute_id = svc.file(s, agent_id="A001", actor="ann", reason="no", defect_id=d.id).id
+    with session_scope(company) as s:
+        with pytest.raises(months.CloseRefused) as refused:
+            months.close_month(s, "2025-06", actor="hr", confirm_incomplete=True)
+        assert refused.value.code == "open_disputes"
+        svc.decide(s, dispute_id, outcome="rejected", note="heard it", actor="qa2", role="inspector")
+    with session_scope(company) as s:
+        months.close_month(s, "2025-06", actor="hr", confirm_incomplete=True)
+    with session_scope(company) as s:
+        other = s.scalars(select(Inspection.inspection_id).where(
+            Inspection.agent_id == "A001", Inspection.month == "2025-06", Inspection.inspection_id != d.inspection_id)).first()
+        with pytest.raises(svc.DisputeError) as late:
+            svc.file(s, agent_id="A001", actor="ann", reason="x", inspection_id=other)
+        assert late.value.problem.key == "month.closed"
+        with pytest.raises(svc.DisputeError) as esc:
+            svc.escalate(s, dispute_id, agent_id="A001", actor="ann")
+        assert esc.value.problem.key == "month.closed"
