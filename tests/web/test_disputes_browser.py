@@ -94,7 +94,7 @@ def test_dispute_journey(company, live_server, new_page, lang):  # type: ignore[
 
     reviewer = new_page(lang=lang)
     browser_sign_in(reviewer, live_server, *QA2)
-    assert reviewer.locator(".mainnav a[href='/disputes'] .count").inner_text() == "1"
+    assert reviewer.locator(".mainnav a[href='/disputes'] .count .n").inner_text() == "1"
     _decide(reviewer, live_server, t["uphold"], "Recording checked")
 
     after = _reload_until_changed(agent, live_server + "/me", before)
@@ -105,7 +105,7 @@ def test_dispute_journey(company, live_server, new_page, lang):  # type: ignore[
     _dispute(agent, live_server, iid, tier2, "Only one hold, not six.", t)
     _decide(reviewer, live_server, t["reject"], "Six holds are on the recording")
     agent.goto(live_server + "/me")
-    assert agent.locator(".mainnav a[href='/me/disputes'] .count").inner_text() == "1"  # a new decision
+    assert agent.locator(".mainnav a[href='/me/disputes'] .count .n").inner_text() == "1"  # a new decision
     agent.goto(live_server + "/me/disputes")
     assert agent.locator(".mainnav a[href='/me/disputes'] .count").count() == 0  # read now
     assert t["rejected"] in agent.locator("#my-disputes").inner_text()
@@ -117,7 +117,7 @@ def test_dispute_journey(company, live_server, new_page, lang):  # type: ignore[
 
     hr = new_page(lang=lang)
     browser_sign_in(hr, live_server, *PASSWORDS["hr"])
-    assert hr.locator(".mainnav a[href='/disputes'] .count").inner_text() == "1"
+    assert hr.locator(".mainnav a[href='/disputes'] .count .n").inner_text() == "1"
     hr.goto(live_server + "/disputes")
     assert "Please listen again" in hr.locator("#dispute-queue").inner_text()
     _decide(hr, live_server, t["uphold"], "One hold only")

@@ -77,7 +77,7 @@ def test_pages_file_review_escalate_and_decide(client, company) -> None:  # type
 
     login(client, *QA2)
     page = client.get("/disputes")
-    assert re.search(r'Disputes <span class="count"[^>]*>1</span>', page.text)
+    assert re.search(r'Disputes <span class="count"><span class="n"[^>]*>1</span>', page.text)
     before = quality(company)
     reject = post_form(client, f"/disputes/{dispute_id}/decide", {"outcome": "rejected", "note": ""})
     assert reject.status_code == 422 and "A rejection needs a note saying why." in reject.text
@@ -87,7 +87,7 @@ def test_pages_file_review_escalate_and_decide(client, company) -> None:  # type
 
     login(client, *PASSWORDS["agent"])
     mine = client.get("/me")
-    assert re.search(r'My disputes <span class="count"[^>]*>1</span>', mine.text)
+    assert re.search(r'My disputes <span class="count"><span class="n"[^>]*>1</span>', mine.text)
     assert "Escalate to HR" in client.get("/me/disputes").text
     assert post_form(client, f"/me/disputes/{dispute_id}/escalate", {"note": "listen again"}).status_code == 303
     again = post_form(client, f"/me/disputes/{dispute_id}/escalate", {})
