@@ -64,7 +64,7 @@ def render(
     ctx["path"] = request.url.path
     ctx["query"] = str(request.url.query or "")
     ctx["current_month"] = clock.current_month()  # months from this one on are "in progress"
-    ctx["notices"] = lambda: _notices(request)
+    ctx["nav_notices"] = lambda: _notices(request)
     ctx.update(context)
     name = partial if (partial and is_htmx(request)) else template
     if name == template:
