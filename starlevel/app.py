@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exclude=PUBLIC,
     )
 
-    worker = RecomputeWorker(factory)
+    # Deferring servers poll for requests; the others still run any left by a crash.
+    worker = RecomputeWorker(factory, keep_polling=settings.defer_recompute)
 
     def on_shutdown(app: Litestar) -> None:
         engine.dispose()
@@ -103,8 +104,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[auth.on_app_init],
         guards=[csrf_bound_to_session],
         before_send=[keep_csrf_cookie_bound, add_security_headers],
-        on_startup=[worker.start] if settings.defer_recompute else [],
-        on_shutdown=[worker.stop, on_shutdown] if settings.defer_recompute else [on_shutdown],
+        on_startup=[worker.start],
+        on_shutdown=[worker.stop, on_shutdown],
         plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), StarLevelCLIPlugin()],
         template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine),
         csrf_config=CSRFConfig(

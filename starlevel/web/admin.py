@@ -18,6 +18,7 @@ from starlevel.services import users as user_service
 from starlevel.services.users import MIN_PASSWORD, ROLES
 from starlevel.web.auth import current_user, requires, start_session
 from starlevel.web.hr import commit_now, status_for
+from starlevel.web.params import BadParam, bad_param_page, int_param
 from starlevel.web.render import gettext, is_htmx, render
 
 PER_PAGE = 50
@@ -65,6 +66,7 @@ class DisableForm(Struct):
 
 
 class AdminController(Controller):
+    exception_handlers = {BadParam: bad_param_page}  # type: ignore[dict-item]
     path = "/admin"
     guards = [requires("admin")]
     include_in_schema = False
@@ -150,11 +152,11 @@ class AdminController(Controller):
     @get("/audit", name="admin_audit", sync_to_thread=True)
     def audit(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
-        entity: FromQuery[str] = "", actor: FromQuery[str] = "", page: FromQuery[int] = 1,
+        entity: FromQuery[str] = "", actor: FromQuery[str] = "", page: FromQuery[str] = "",
     ) -> Template:
-        page = max(1, page)
-        entries, total, entities = admin_service.audit_page(db_session, entity=entity, actor=actor, page=page,
+        page_n = int_param("page", page) or 1
+        entries, total, entities = admin_service.audit_page(db_session, entity=entity, actor=actor, page=page_n,
                                                             per_page=PER_PAGE)
         pages = max(1, -(-total // PER_PAGE))
         return render(request, "admin/audit.html", partial="admin/_audit_table.html", entries=entries, total=total,
-                      entities=entities, entity=entity, actor=actor, page=page, pages=pages)
+                      entities=entities, entity=entity, actor=actor, page=page_n, pages=pages)
