@@ -18,7 +18,7 @@ document.addEventListener('securitypolicyviolation',
 
 PAGES = {
     "inspector": ["/inspections", "/uploads", "/agents"],
-    "hr": ["/hr", "/hr/payroll", "/hr/rulebook", "/agents"],
+    "hr": ["/hr", "/hr/payroll", "/hr/rulebook", "/agents", "/metrics"],
     "admin": ["/admin/users", "/admin/audit"],
     "agent": ["/me"],
 }
