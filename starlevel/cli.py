@@ -39,6 +39,16 @@ class Context:
 
         return session_scope(self.factory)
 
+    def catch_up(self) -> None:
+        """Run the recomputes still owed by deferred changes (a server that crashed or is
+        busy with them), so that what this command reads is current. Progress goes to stderr."""
+        from starlevel.services.recompute import run_pending
+
+        stats = run_pending(self.factory, wait=True)
+        if stats is not None and stats.start:
+            click.echo(f"applied pending changes first: re-evaluated from {stats.start} "
+                       f"({stats.results} agent-months in {stats.seconds:.2f}s)", err=True)
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -87,12 +97,22 @@ def db_upgrade(c: Context) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
 @click.option("--no-recompute", is_flag=True, help="Only store the rows; recompute later.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Language of the problems listed when the file is rejected.")
 @pass_ctx
-def import_cmd(c: Context, kind: str, file: Path, actor: str, no_recompute: bool) -> None:
+def import_cmd(c: Context, kind: str, file: Path, actor: str, no_recompute: bool, lang: str) -> None:
     from starlevel.services import rulebooks
-    from starlevel.services.importer import ImportRejected, import_table
+    from starlevel.services.importer import ImportRejected, RowError, import_table
+    from starlevel.services.tabular import BULK_LIMITS, TableError, check_size
+
     from starlevel.services.recompute import recompute
 
+    try:
+        check_size(file.stat().st_size, BULK_LIMITS)  # before reading it into memory
+    except TableError as exc:
+        rejected = ImportRejected([RowError(0, "", exc.problem, exc.code, exc.params)], filename=file.name)
+        _print_rejected(file, rejected, lang)
+        sys.exit(1)
     data = file.read_bytes()
     interactive = sys.stderr.isatty()
 
@@ -106,15 +126,13 @@ def import_cmd(c: Context, kind: str, file: Path, actor: str, no_recompute: bool
             rulebooks.ensure_default(session)
             result = import_table(
                 session, kind, data, filename=file.name, actor=actor,
-                rulebook=rulebooks.current(session), progress=progress,
+                rulebook=rulebooks.current(session), progress=progress, limits=BULK_LIMITS,
             )
             stats = None
             if result.first_affected_month and not no_recompute:
                 stats = recompute(session, start=result.first_affected_month)
     except ImportRejected as rejected:
-        click.echo(f"{file}: rejected, nothing was written. {len(rejected.errors)} problem(s):", err=True)
-        for err in rejected.errors:
-            click.echo(f"  {err}", err=True)
+        _print_rejected(file, rejected, lang)
         sys.exit(1)
     click.echo(
         f"{file.name}: {result.rows} rows, {result.inserted} new, {result.updated} changed, "
@@ -122,6 +140,13 @@ def import_cmd(c: Context, kind: str, file: Path, actor: str, no_recompute: bool
     )
     if stats is not None and stats.start:
         click.echo(f"recomputed from {stats.start}: {stats.results} agent-months in {stats.seconds:.2f}s")
+
+
+def _print_rejected(file: Path, rejected: object, lang: str) -> None:
+    from starlevel.services.importer import rejection_lines
+
+    for line in rejection_lines(str(file), rejected.errors, lang):  # type: ignore[attr-defined]
+        click.echo(line, err=True)
 
 
 @cli.command(help="Re-evaluate the ladder (from a month on, or everything).")
@@ -154,6 +179,7 @@ def export() -> None:
 def export_ladder(c: Context, fmt: str, month: str | None, out: Path | None, lang: str) -> None:
     from starlevel.services.export import write_ladder_csv
 
+    c.catch_up()
     with c.session() as session:
         if out is None:
             write_ladder_csv(session, sys.stdout, month=month, lang=lang)
@@ -187,6 +213,7 @@ def export_metrics(c: Context, month: str | None, out: Path | None) -> None:
 def explain(c: Context, agent_id: str, month: str | None, lang: str) -> None:
     from starlevel.services.reports import explain_lines
 
+    c.catch_up()
     with c.session() as session:
         lines = explain_lines(session, agent_id, month=month, lang=lang)
     if lines is None:
@@ -411,7 +438,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     if workers > 1 and not os.environ.get("STARLEVEL_SECRET_KEY"):
         # Every worker process must sign CSRF tokens with the same key.
         os.environ["STARLEVEL_SECRET_KEY"] = settings.secret_key
-    uvicorn.run("starlevel.app:create_app", factory=True, host=host, port=port, log_level="info", workers=workers)
+    # proxy_headers off: the app itself believes X-Forwarded-For only from STARLEVEL_TRUSTED_PROXIES.
+    uvicorn.run("starlevel.app:create_app", factory=True, host=host, port=port, log_level="info", workers=workers,
+                proxy_headers=False)
 
 
 @cli.command(help="Serve the web app on whatever DATABASE_URL holds.")

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     LargeBinary,
     Date,
@@ -284,6 +285,20 @@ class RecomputeRequest(Base):
     done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     __table_args__ = (Index("ix_recompute_requests_done", "done_at"),)
+
+
+class IdCounter(Base):
+    """A named running number (``inspection``: the number in web-entered inspection ids).
+
+    On SQLite it is advanced inside the saving transaction (SQLite has one writer at a
+    time anyway); PostgreSQL uses the sequence ``inspection_number_seq`` instead, which
+    never makes concurrent saves wait for each other. See services.inspections.
+    """
+
+    __tablename__ = "id_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class User(Base):

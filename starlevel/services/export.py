@@ -1,12 +1,20 @@
-"""Ladder, payroll and monthly-input exports (spec §7)."""
+"""Ladder, payroll and monthly-input exports (spec §7), and the CSV writer every export uses.
+
+Exported files are opened in spreadsheet programs, which run a cell that looks like a
+formula (``=HYPERLINK(…)``, ``+1+1``, ``@SUM(1)``, ``-2+3``, or one starting with a tab or
+carriage return). Names and teams come from imported files, so every text cell that starts
+with one of those characters is written with a leading ``'`` (OWASP's advice on CSV
+injection); numbers, negative ones included, stay numbers.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import IO
+from typing import IO, Any
 
 import orjson
 from sqlalchemy import Text, cast, select
@@ -23,6 +31,32 @@ LADDER_COLUMNS = [
     # Beyond the contract's minimum: what HR asks next.
     "team", "on_probation", "complete", "inspections", "band", "coefficient", "rule", "rulebook_version",
 ]
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """``value`` as a spreadsheet will not execute it: text starting with = + - @ TAB or CR
+    gets a leading single quote, unless it is a plain number."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
+        return "'" + value
+    return value
+
+
+class SafeWriter:
+    """``csv.writer`` whose cells pass through :func:`spreadsheet_safe`."""
+
+    def __init__(self, out: IO[str], **kwargs: Any) -> None:
+        self._writer = csv.writer(out, **kwargs)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._writer.writerow([spreadsheet_safe(v) for v in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
 
 
 def _fmt(value: Decimal | None) -> str:
@@ -51,7 +85,7 @@ def ladder_rows(session: Session, *, month: str | None = None, lang: str = "en")
 
 
 def write_ladder_csv(session: Session, out: IO[str], *, month: str | None = None, lang: str = "en") -> int:
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(out, lineterminator="\n")
     writer.writerow(LADDER_COLUMNS)
     n = 0
     for n, row in enumerate(ladder_rows(session, month=month, lang=lang), start=1):
@@ -93,7 +127,7 @@ def write_metrics_csv(session: Session, out: IO[str], *, month: str | None = Non
     as stored), so that importing the file again changes nothing. Returns the row count."""
     header = metrics_header(session, month=month)
     keys = header[2:]
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(out, lineterminator="\n")
     writer.writerow(header)
     n = 0
     loads = orjson.loads

@@ -37,9 +37,9 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect, MonthlyMetrics, utcnow
 from starlevel.domain.inputs import InputProblem, format_decimal, parse_input
 from starlevel.domain.model import CHANNELS
-from starlevel.services import audit
+from starlevel.services import audit, file_problems
 from starlevel.services import rulebooks as rulebook_store
-from starlevel.services.tabular import EXTRA, TableError, read_table
+from starlevel.services.tabular import EXTRA, UPLOAD_LIMITS, Limits, TableError, read_table
 from starlevel.services.tabular import Table as TabularTable
 
 __all__ = [
@@ -65,6 +65,10 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 # (The metrics columns above are those of the default rulebook; the columns of a file are
 # those of the rulebooks loaded, see metrics_columns.)
 
+#: Bounds of whole-number cells (the columns are 32-bit integers; beyond these a value is a typo).
+MAX_COMPLAINTS = 100_000
+MAX_PROBATION_MONTHS = 120
+
 #: At most this many problems are listed; one more entry says how many were left out.
 MAX_ERRORS = 1000
 #: Call ``progress`` about every this many rows.
@@ -84,28 +88,70 @@ _LIMITS = {
 
 _IF_NOT_EXISTS = re.compile(r"^(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+(?!IF\s)", re.IGNORECASE)
 _INT_RE = re.compile(r"^[0-9]+\Z")
+#: Agent IDs: letters, digits, '-', '_' and '.', starting with a letter or digit, so that an
+#: ID is never a spreadsheet formula (=, +, -, @) nor needs quoting anywhere.
+_AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
 # ------------------------------------------------------------------------------ results
 
 
+@dataclass(frozen=True, slots=True)
+class Msg:
+    """A problem as a code of :mod:`starlevel.services.file_problems` and its parameters."""
+
+    code: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, code: str, **params: Any) -> Msg:
+        return cls(code, tuple(params.items()))
+
+
+_EMPTY = Msg.of("cell.empty")
+
+
 @dataclass
 class RowError:
     """One problem. ``row`` is the row number in the file (header = 1); 0 means the file
-    as a whole or its header. ``column`` is empty when the problem is not about one column."""
+    as a whole or its header. ``column`` is empty when the problem is not about one column.
+    ``code`` and ``params`` name the problem (rendered in any language by :meth:`text`);
+    ``problem`` is its English sentence."""
 
     row: int
     column: str
     problem: str
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, row: int, column: str, code: str, params: dict[str, Any] | None = None) -> RowError:
+        params = params or {}
+        return cls(row, column, file_problems.render(code, params), code, params)
+
+    def where(self, lang: str = "en") -> str:
+        r = file_problems.render_for(lang)
+        if self.row > 0:
+            return r("where.row_column" if self.column else "where.row", {"row": self.row, "column": self.column})
+        return r("where.header_column" if self.column else "where.file", {"column": self.column})
+
+    def text(self, lang: str = "en") -> str:
+        """The problem alone, in ``lang``."""
+        if not self.code or lang == "en":
+            return self.problem
+        return file_problems.render_for(lang)(self.code, self.params)
+
+    def line(self, lang: str = "en") -> str:
+        return file_problems.render_for(lang)("where.line", {"where": self.where(lang), "problem": self.text(lang)})
 
     def __str__(self) -> str:
-        if self.row > 0:
-            where = f"row {self.row}"
-        else:
-            where = "header" if self.column else "file"
-        if self.column:
-            where += f", column {self.column}"
-        return f"{where}: {self.problem}"
+        return self.line("en")
+
+
+def rejection_lines(name: str, errors: list[RowError], lang: str = "en") -> list[str]:
+    """A rejected file's problems as lines of text in ``lang`` (the command line prints them)."""
+    r = file_problems.render_for(lang)
+    return [r("rejected.head", {"file": name, "count": len(errors)})] + [f"  {e.line(lang)}" for e in errors]
 
 
 class ImportRejected(Exception):
@@ -137,10 +183,10 @@ class _Errors:
         self.count = 0
         self.cap = cap
 
-    def add(self, row: int, column: str, problem: str) -> None:
+    def add(self, row: int, column: str, msg: Msg) -> None:
         self.count += 1
         if len(self.items) < self.cap:
-            self.items.append(RowError(row, column, problem))
+            self.items.append(RowError.of(row, column, msg.code, dict(msg.params)))
 
     def __bool__(self) -> bool:
         return self.count > 0
@@ -148,7 +194,7 @@ class _Errors:
     def listing(self) -> list[RowError]:
         items = sorted(self.items, key=lambda e: (e.row, e.column))
         if self.count > len(items):
-            items.append(RowError(0, "", f"… and {self.count - len(items)} more problems not listed"))
+            items.append(RowError.of(0, "", "errors.more", {"count": self.count - len(items)}))
         return items
 
 
@@ -159,36 +205,47 @@ def _month_text(d: date) -> str:
     return f"{d.year:04d}-{d.month:02d}"
 
 
-def _parse_date(text: str) -> date | str:
-    """A ``YYYY-MM-DD`` date, or the problem with ``text`` as a message."""
+def _parse_date(text: str) -> date | Msg:
+    """A ``YYYY-MM-DD`` date, or the problem."""
     digits = text[:4] + text[5:7] + text[8:]
     if len(text) != 10 or text[4] != "-" or text[7] != "-" or not (digits.isascii() and digits.isdigit()):
-        return f"{text!r} is not a date in the form YYYY-MM-DD"
+        return Msg.of("date.invalid", value=repr(text))
     try:
         return date.fromisoformat(text)
     except ValueError:
-        return f"{text!r} is not a real date (YYYY-MM-DD)"
+        return Msg.of("date.unreal", value=repr(text))
 
 
-def _parse_month(text: str) -> str | None:
+def _parse_month(text: str) -> Msg | None:
     """None when ``text`` is a real ``YYYY-MM`` month, else the problem."""
     digits = text[:4] + text[5:]
     if len(text) == 7 and text[4] == "-" and digits.isascii() and digits.isdigit():
         if 1 <= int(text[5:]) <= 12 and int(text[:4]) >= 1:
             return None
-        return f"{text!r} is not a real month (YYYY-MM)"
-    hint = ""
+        return Msg.of("month.unreal", value=repr(text))
     if isinstance(_parse_date(text), date):
-        hint = " (a spreadsheet may have turned the month into a date: format the column as text)"
-    return f"{text!r} is not a month in the form YYYY-MM{hint}"
+        return Msg.of("month.invalid_date_like", value=repr(text))
+    return Msg.of("month.invalid", value=repr(text))
 
 
-def _employment_problem(what: str, month: str, info: _AgentInfo) -> str | None:
+def _employment_problem(what: Any, month: str, info: _AgentInfo) -> Msg | None:
+    """``what``: text, or a ``(code, params)`` message of its own."""
     if month < info.hire_month:
-        return f"{what} is before agent {info.agent_id}'s hire month {info.hire_month} (hired_on {info.hired_on})"
+        return Msg.of("employment.before_hire", what=what, agent_id=info.agent_id, hire_month=info.hire_month,
+                      hired_on=str(info.hired_on))
     if info.left_on is not None and month > info.leave_month:
-        return f"{what} is after agent {info.agent_id}'s last month {info.leave_month} (left_on {info.left_on})"
+        return Msg.of("employment.after_leave", what=what, agent_id=info.agent_id, leave_month=info.leave_month,
+                      left_on=str(info.left_on))
     return None
+
+
+def _whole_number_problem(text: str, limit: int, code: str) -> Msg:
+    """Why ``text`` is not a whole number from 0 to ``limit``."""
+    if not text:
+        return _EMPTY
+    if _INT_RE.match(text):
+        return Msg.of("number.too_big", value=repr(text), limit=limit)
+    return Msg.of(code, value=repr(text))
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -356,21 +413,27 @@ def import_table(
     rulebook: Any,
     today: date | None = None,
     progress: Callable[[int, int], None] | None = None,
+    limits: Limits = UPLOAD_LIMITS,
+    own_inspector: str | None = None,
 ) -> ImportResult:
     """Check and import one file of ``kind`` (``agents``, ``inspections`` or ``metrics``).
 
     Raises :class:`ImportRejected` with every problem and writes nothing when any row is
     bad; otherwise writes in ``session`` without committing. ``progress(done, total)`` is
     called about every 50,000 checked rows and once when all rows are checked
-    (``total`` is an estimate until that last call).
+    (``total`` is an estimate until that last call). ``limits`` bound what reading the
+    file may cost (size, rows, columns, time; see :mod:`starlevel.services.tabular`).
+    ``own_inspector``: when given, every inspection's ``inspector`` must be this name (an
+    inspector uploads only their own findings; the uploader is recorded as ``created_by``).
     """
     if kind not in COLUMNS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(KINDS)}")
     today = today or date.today()
     try:
-        table = read_table(data, filename=filename)
+        table = read_table(data, filename=filename, limits=limits)
     except TableError as exc:
-        raise ImportRejected([RowError(exc.row, exc.column, exc.problem)], filename=filename, kind=kind) from None
+        raise ImportRejected([RowError(exc.row, exc.column, exc.problem, exc.code, exc.params)],
+                             filename=filename, kind=kind) from None
 
     errors = _Errors()
     books: list[Any] = [rulebook]
@@ -384,13 +447,14 @@ def import_table(
 
     ctx = _Context(
         session=session, db=_Db(session), kind=kind, filename=filename, actor=actor, rulebook=rulebook,
-        today=today, errors=errors, progress=progress, estimated=table.estimated_rows, rulebooks=books,
+        today=today, errors=errors, progress=progress, estimated=table.estimated_rows,
+        own_inspector=own_inspector, rulebooks=books,
     )
     runner = {"agents": _AgentsImport, "inspections": _InspectionsImport, "metrics": _MetricsImport}[kind](ctx)
     try:
         runner.check(table)
     except TableError as exc:
-        errors.add(exc.row, exc.column, exc.problem)
+        errors.add(exc.row, exc.column, Msg(exc.code, tuple(exc.params.items())))
     # The rows that passed are also checked against the database, so that one rejection
     # lists every problem of the file.
     runner.check_database()
@@ -407,15 +471,15 @@ def _check_header(
     seen: set[str] = set()
     for i, name in enumerate(header, start=1):
         if not name:
-            errors.add(0, "", f"column {i} of the header has no name")
+            errors.add(0, "", Msg.of("header.unnamed", index=i))
         elif name in seen:
-            errors.add(0, name, "appears more than once in the header")
+            errors.add(0, name, Msg.of("header.duplicate"))
         elif name not in known:
-            errors.add(0, name, f"is not a column of {kind} files (the columns are: {', '.join(required + optional)})")
+            errors.add(0, name, Msg.of("header.unknown", kind=kind, columns=", ".join(required + optional)))
         seen.add(name)
     for name in required:
         if name not in seen:
-            errors.add(0, name, "required column is missing from the header")
+            errors.add(0, name, Msg.of("header.missing"))
 
 
 @dataclass
@@ -430,6 +494,7 @@ class _Context:
     errors: _Errors
     progress: Callable[[int, int], None] | None
     estimated: int
+    own_inspector: str | None = None
     rulebooks: list[Any] = field(default_factory=list)
     rows: int = 0
     reason: str = field(init=False)
@@ -465,19 +530,18 @@ def _required(ctx: _Context, row: int, rec: dict[Any, Any], column: str) -> str 
     too long."""
     value = rec[column].strip()
     if not value:
-        ctx.errors.add(row, column, "is empty; a value is required")
+        ctx.errors.add(row, column, _EMPTY)
         return None
     limit = _LIMITS.get(column)
     if limit is not None and len(value) > limit:
-        ctx.errors.add(row, column, f"is {len(value)} characters long; at most {limit} are allowed")
+        ctx.errors.add(row, column, Msg.of("cell.too_long", length=len(value), limit=limit))
         return None
     return value
 
 
 def _extra_cells(ctx: _Context, row: int, extra: list[str] | None) -> bool:
     if extra:
-        ctx.errors.add(row, "", f"has {len(extra)} value(s) beyond the last column of the header: "
-                                f"{', '.join(repr(v) for v in extra[:3])}")
+        ctx.errors.add(row, "", Msg.of("cell.extra", count=len(extra), values=", ".join(repr(v) for v in extra[:3])))
         return True
     return False
 
@@ -512,22 +576,25 @@ class _AgentsImport:
                 ctx.tick(n)
             bad = _extra_cells(ctx, row, rec.get(EXTRA))
             agent_id = _required(ctx, row, rec, "agent_id")
+            if agent_id is not None and not _AGENT_ID_RE.match(agent_id):
+                err(row, "agent_id", Msg.of("cell.unsafe_id", value=repr(agent_id)))
+                agent_id = None
             name = _required(ctx, row, rec, "name")
             team = _required(ctx, row, rec, "team")
             track = rec["track"].strip()
             if not track:
-                err(row, "track", "is empty; a value is required")
+                err(row, "track", _EMPTY)
                 bad = True
             elif track not in tracks:
-                err(row, "track", f"{track!r} is not a track of the rulebook ({', '.join(tracks)})")
+                err(row, "track", Msg.of("track.unknown", value=repr(track), tracks=", ".join(tracks)))
                 bad = True
             hired_text = rec["hired_on"].strip()
             hired_on: date | None = None
             if not hired_text:
-                err(row, "hired_on", "is empty; a value is required")
+                err(row, "hired_on", _EMPTY)
             else:
                 parsed = _parse_date(hired_text)
-                if isinstance(parsed, str):
+                if isinstance(parsed, Msg):
                     err(row, "hired_on", parsed)
                 else:
                     hired_on = parsed
@@ -535,13 +602,13 @@ class _AgentsImport:
             left_on: date | None = None
             if left_text:
                 parsed = _parse_date(left_text)
-                if isinstance(parsed, str):
+                if isinstance(parsed, Msg):
                     err(row, "left_on", parsed)
                     bad = True
                 else:
                     left_on = parsed
                     if hired_on is not None and left_on < hired_on:
-                        err(row, "left_on", f"{left_text} is before hired_on {hired_on.isoformat()}")
+                        err(row, "left_on", Msg.of("date.before_hired", value=left_text, hired_on=hired_on.isoformat()))
                         bad = True
             level_text = _text(rec, "initial_level")
             level = default_level
@@ -549,16 +616,17 @@ class _AgentsImport:
                 if _INT_RE.match(level_text) and int(level_text) in levels:
                     level = int(level_text)
                 else:
-                    err(row, "initial_level", f"{level_text!r} is not a level of the rulebook "
-                                              f"({', '.join(str(x) for x in levels)})")
+                    err(row, "initial_level", Msg.of("level.unknown", value=repr(level_text),
+                                                     levels=", ".join(str(x) for x in levels)))
                     bad = True
             probation_text = _text(rec, "probation_months")
             probation = default_probation
             if probation_text:
-                if _INT_RE.match(probation_text):
+                if _INT_RE.match(probation_text) and int(probation_text) <= MAX_PROBATION_MONTHS:
                     probation = int(probation_text)
                 else:
-                    err(row, "probation_months", f"{probation_text!r} is not a whole number of months (0 or more)")
+                    err(row, "probation_months",
+                        _whole_number_problem(probation_text, MAX_PROBATION_MONTHS, "probation.invalid"))
                     bad = True
             if bad or agent_id is None or name is None or team is None or hired_on is None:
                 continue
@@ -568,8 +636,7 @@ class _AgentsImport:
                 self.rows[agent_id] = (row, values)
             elif first[1] != values:
                 column = _AGENT_FIELDS[next(i for i, (a, b) in enumerate(zip(first[1], values)) if a != b)]
-                err(row, column, f"agent {agent_id} appears again with a different {column} "
-                                 f"(first at row {first[0]}); each agent may appear only once")
+                err(row, column, Msg.of("agent.repeat", agent_id=agent_id, column=column, first=first[0]))
             else:
                 self.unchanged += 1  # an identical repeat
         ctx.finish_checking(n)
@@ -606,7 +673,7 @@ class _AgentsImport:
                   .where(it.c.agent_id.in_(chunk), it.c.voided_at.is_(None)).group_by(it.c.agent_id))
             q2 = (select(mt.c.agent_id, func.min(mt.c.month), func.max(mt.c.month))
                   .where(mt.c.agent_id.in_(chunk)).group_by(mt.c.agent_id))
-            for label, q in (("inspections", q1), ("monthly metrics", q2)):
+            for label, q in (("what.inspections", q1), ("what.metrics", q2)):
                 for a, lo, hi in ctx.db.conn.execute(q):
                     spans.setdefault(a, []).append((label, lo, hi))
         for agent_id, _old in moved:
@@ -614,13 +681,13 @@ class _AgentsImport:
             info = _agent_info(agent_id, values[3], values[4])
             for label, lo, hi in spans.get(agent_id, ()):
                 if lo < info.hire_month:
-                    ctx.errors.add(row, "hired_on", f"changing hired_on to {info.hired_on} would put agent {agent_id}'s "
-                                                    f"existing {label} of {lo} before the hire month {info.hire_month}; "
-                                                    "void them in the app first")
+                    ctx.errors.add(row, "hired_on", Msg.of(
+                        "agent.moves_data_before", hired_on=str(info.hired_on), agent_id=agent_id, what=(label, {}),
+                        month=lo, hire_month=info.hire_month))
                 if info.left_on is not None and hi > info.leave_month:
-                    ctx.errors.add(row, "left_on", f"changing left_on to {info.left_on} would put agent {agent_id}'s "
-                                                   f"existing {label} of {hi} after the last month {info.leave_month}; "
-                                                   "void them in the app first")
+                    ctx.errors.add(row, "left_on", Msg.of(
+                        "agent.moves_data_after", left_on=str(info.left_on), agent_id=agent_id, what=(label, {}),
+                        month=hi, leave_month=info.leave_month))
 
     def write(self) -> ImportResult:
         ctx = self.ctx
@@ -691,10 +758,11 @@ class _InspectionsImport:
         channels = {c: c for c in CHANNELS}
         channel_list = ", ".join(CHANNELS)
         # Caches: a file has few distinct dates, defect lists and inspectors.
-        date_cache: dict[str, tuple[Any, str] | str] = {}  # text -> (driver value, month) | problem
-        codes_cache: dict[str, tuple[str, ...] | str] = {"": ()}
+        date_cache: dict[str, tuple[Any, str] | Msg] = {}  # text -> (driver value, month) | problem
+        codes_cache: dict[str, tuple[str, ...] | Msg] = {"": ()}
         inspectors: dict[str, str] = {}
         refs: dict[str, dict[str, str]] = {}  # agent_id -> contact_ref -> inspection_id
+        own = ctx.own_inspector
         index = self.index
         values_list = self.values
         rownums = self.rownums
@@ -727,40 +795,41 @@ class _InspectionsImport:
             info = agents.get(agent_id)
             if info is None:
                 if not agent_id:
-                    err(row, "agent_id", "is empty; a value is required")
+                    err(row, "agent_id", _EMPTY)
                 else:
-                    err(row, "agent_id", f"agent {agent_id!r} does not exist; import it with the agents file first")
+                    err(row, "agent_id", Msg.of("agent.unknown", value=repr(agent_id)))
                 bad = True
             else:
                 agent_id = info.agent_id  # one shared string per agent
             parsed = date_cache.get(contact_on)
             if parsed is None:
                 if not contact_on:
-                    parsed = "is empty; a value is required"
+                    parsed = _EMPTY
                 else:
                     d = _parse_date(contact_on)
-                    if isinstance(d, str):
+                    if isinstance(d, Msg):
                         parsed = d
                     elif d > today:
-                        parsed = f"{contact_on} is in the future (today is {today.isoformat()})"
+                        parsed = Msg.of("date.future", value=contact_on, today=today.isoformat())
                     else:
                         bound = bind_date(d)
                         parsed = (bound, _month_text(d))
                 date_cache[contact_on] = parsed
-            if parsed.__class__ is str:
+            if parsed.__class__ is Msg:
                 err(row, "contact_on", parsed)  # type: ignore[arg-type]
                 bad = True
             else:
                 bound, month = parsed  # type: ignore[misc]
                 if info is not None and (month < info.hire_month or month > info.leave_month):
-                    err(row, "contact_on", _employment_problem(f"{contact_on} (month {month})", month, info) or "")
+                    what = ("employment.contact", {"value": contact_on, "month": month})
+                    err(row, "contact_on", _employment_problem(what, month, info))  # type: ignore[arg-type]
                     bad = True
             ch = channels.get(channel)
             if ch is None:
                 if not channel:
-                    err(row, "channel", "is empty; a value is required")
+                    err(row, "channel", _EMPTY)
                 else:
-                    err(row, "channel", f"{channel!r} is not a channel ({channel_list})")
+                    err(row, "channel", Msg.of("channel.unknown", value=repr(channel), channels=channel_list))
                 bad = True
             if not ref or len(ref) > limits["contact_ref"]:
                 _required(ctx, row, {"contact_ref": ref}, "contact_ref")
@@ -770,12 +839,15 @@ class _InspectionsImport:
                 if not inspector or len(inspector) > limits["inspector"]:
                     _required(ctx, row, {"inspector": inspector}, "inspector")
                     bad = True
+                elif own is not None and inspector != own:
+                    err(row, "inspector", Msg.of("inspection.not_yours", value=repr(inspector), you=repr(own)))
+                    bad = True
                 else:
                     insp = inspectors[inspector] = inspector
             codes = codes_cache.get(codes_text)
             if codes is None:
                 codes = codes_cache[codes_text] = self._codes(codes_text, rb)
-            if codes.__class__ is str:
+            if codes.__class__ is Msg:
                 err(row, "defect_codes", codes)  # type: ignore[arg-type]
                 bad = True
             if bad:
@@ -789,8 +861,7 @@ class _InspectionsImport:
                 else:
                     column = "defect_codes" if first == values else \
                         self.COLUMNS[next(i for i in range(1, 7) if first[i] != values[i])]
-                    err(row, column, f"inspection {iid} appears again with a different {column} "
-                                     f"(first at row {rownums[at]}); each inspection may appear only once")
+                    err(row, column, Msg.of("inspection.repeat", inspection_id=iid, column=column, first=rownums[at]))
                 continue
             agent_refs = refs.get(agent_id)
             if agent_refs is None:
@@ -798,8 +869,8 @@ class _InspectionsImport:
             else:
                 other = agent_refs.get(ref)
                 if other is not None:
-                    err(row, "contact_ref", f"agent {agent_id} already has inspection {other} of contact_ref {ref!r} "
-                                            f"(row {rownums[index[other]]}); one contact is inspected once")
+                    err(row, "contact_ref", Msg.of("inspection.contact_repeat", agent_id=agent_id, other=other,
+                                                   ref=repr(ref), first=rownums[index[other]]))
                     continue
                 agent_refs[ref] = iid
             index[iid] = len(values_list)
@@ -813,13 +884,12 @@ class _InspectionsImport:
         ctx.finish_checking(n)
 
     @staticmethod
-    def _codes(text: str, rb: Any) -> tuple[str, ...] | str:
+    def _codes(text: str, rb: Any) -> tuple[str, ...] | Msg:
         codes = tuple(c for c in (p.strip() for p in text.split(";")) if c)
         unknown = [c for c in codes if not rb.has_defect(c)]
         if unknown:
             listed = ", ".join(dict.fromkeys(unknown))
-            s = "s" if len(set(unknown)) > 1 else ""
-            return f"unknown defect code{s} {listed} (not in the rulebook's catalog)"
+            return Msg.of("codes.unknown_many" if len(set(unknown)) > 1 else "codes.unknown", codes=listed)
         return codes
 
     def check_database(self) -> None:
@@ -861,9 +931,7 @@ class _InspectionsImport:
                 else:
                     column, was = "defect_codes", ";".join(stored_codes[iid])
                 err(self.rownums[at], column,
-                    f"inspection {iid} is already stored with {column} {was!r}; an import never changes "
-                    "an inspection: void it in the app (with a reason) and import the correction under "
-                    "a new inspection_id")
+                    Msg.of("inspection.stored_differs", inspection_id=iid, column=column, was=repr(was)))
         self.unchanged += len(self.existing)
         # A contact is inspected once: no second live inspection of the same agent and contact_ref.
         fresh = {(v[1], v[5]): at for at, v in enumerate(self.values) if at not in self.existing}
@@ -875,8 +943,7 @@ class _InspectionsImport:
                 at = fresh[(agent_id, ref)]
                 if other != self.values[at][0]:
                     err(self.rownums[at], "contact_ref",
-                        f"agent {agent_id} already has live inspection {other} of contact_ref {ref!r} "
-                        "in the database; one contact is inspected once")
+                        Msg.of("inspection.contact_stored", agent_id=agent_id, other=other, ref=repr(ref)))
 
     def write(self) -> ImportResult:
         ctx = self.ctx
@@ -938,6 +1005,37 @@ def metrics_columns(rulebooks: Sequence[Any]) -> tuple[tuple[str, ...], tuple[st
     return ("agent_id", "month", *req), tuple(k for k in keys if k not in req)
 
 
+def _bounds(spec: Any, *, phrase: bool) -> tuple[str, dict[str, Any]] | None:
+    """The input's range as a nested message (" from 0 to 100" when ``phrase``, else "0 to 100")."""
+    lo, hi = spec.min, spec.max
+    if lo is not None and hi is not None:
+        return ("range.from_to" if phrase else "range.to", {"min": str(lo), "max": str(hi)})
+    if lo is not None:
+        return ("range.or_more_paren" if phrase else "range.or_more", {"min": str(lo)})
+    if hi is not None:
+        return ("range.up_to_paren" if phrase else "range.up_to", {"max": str(hi)})
+    return None
+
+
+def input_msg(spec: Any, problem: InputProblem) -> Msg:
+    """parse_input's problem as a coded file problem (rendered in the reader's language)."""
+    code, p = problem.code, problem.params
+    value = repr(p.get("value", ""))
+    if code == "input.empty":
+        return _EMPTY
+    if code == "input.decimals":
+        return Msg.of("input.decimals", value=value, places=p["places"])
+    if code == "input.allowed":
+        return Msg.of("input.allowed", value=value, allowed=p["allowed"])
+    if code == "input.range":
+        below = spec.min is not None and Decimal(p["value"]) < spec.min
+        return Msg.of("input.below" if below else "input.above", value=value,
+                      bound=str(spec.min if below else spec.max), allowed=_bounds(spec, phrase=False))
+    rng = _bounds(spec, phrase=True)
+    kind = "input.not_whole" if code == "input.not_whole" else "input.not_number"
+    return Msg.of(kind, value=value, range=rng) if rng else Msg.of(kind + "_any", value=value)
+
+
 @dataclass
 class _InputPlan:
     """How the rows of one rulebook version are read: (key, spec, cell position, cache) per
@@ -989,7 +1087,7 @@ class _MetricsImport:
         header = table.header
         width = len(header)
         i_agent, i_month = header.index("agent_id"), header.index("month")
-        month_cache: dict[str, str | None] = {}
+        month_cache: dict[str, Msg | None] = {}
         plan_for = self._planner(header)
         plans: dict[str, _InputPlan] = {}
         reported: set[tuple[int, str]] = set()
@@ -1005,9 +1103,9 @@ class _MetricsImport:
             info = agents.get(agent_id)
             if info is None:
                 if not agent_id:
-                    err(row, "agent_id", "is empty; a value is required")
+                    err(row, "agent_id", _EMPTY)
                 else:
-                    err(row, "agent_id", f"agent {agent_id!r} does not exist; import it with the agents file first")
+                    err(row, "agent_id", Msg.of("agent.unknown", value=repr(agent_id)))
                 bad = True
             else:
                 agent_id = info.agent_id
@@ -1015,11 +1113,11 @@ class _MetricsImport:
                 problem = month_cache[month]
             else:
                 if not month:
-                    problem = "is empty; a value is required"
+                    problem = _EMPTY
                 else:
                     problem = _parse_month(month)
                     if problem is None and month > current:
-                        problem = f"{month} is after the current month {current}"
+                        problem = Msg.of("month.future", value=month, current=current)
                 month_cache[month] = problem
                 plans[month] = plan_for(month if problem is None else "9999-12")
             plan = plans[month]
@@ -1037,13 +1135,12 @@ class _MetricsImport:
                 for column in plan.absent_required:
                     if (plan.version, column) not in reported:
                         reported.add((plan.version, column))
-                        err(row, column, f"required column is missing from the header (rulebook version "
-                                         f"{plan.version}, in force for {month}, declares this input)")
+                        err(row, column, Msg.of("header.missing_for_month", version=plan.version, month=month))
             for column, i in plan.foreign:
                 text = cells[i].strip()
                 if text:
-                    err(row, column, f"{text!r}: {column} is not an input of rulebook version {plan.version}, "
-                                     f"in force for {month}; leave the cell empty")
+                    err(row, column, Msg.of("input.not_declared", value=repr(text), column=column,
+                                            version=plan.version, month=month))
                     bad = True
             values: dict[str, str] = {}
             for key, spec, i, cache in plan.present:
@@ -1055,12 +1152,13 @@ class _MetricsImport:
                         v = cache[text] = ""
                     else:
                         parsed = parse_input(spec, stripped)
-                        v = cache[text] = parsed if parsed.__class__ is InputProblem else format_decimal(parsed)
+                        v = cache[text] = (input_msg(spec, parsed) if parsed.__class__ is InputProblem
+                                           else format_decimal(parsed))  # type: ignore[arg-type]
                 if v.__class__ is str:
                     if v:
                         values[key] = v
                 else:
-                    err(row, key, str(v))
+                    err(row, key, v)
                     bad = True
             if bad:
                 continue
@@ -1073,8 +1171,8 @@ class _MetricsImport:
             else:
                 old = first[1]
                 column = next(k for k in dict.fromkeys([*old, *values]) if old.get(k) != values.get(k))
-                err(row, column, f"agent {agent_id} month {month} appears again with a different {column} "
-                                 f"(first at row {first[0]}); each agent-month may appear only once")
+                err(row, column, Msg.of("metrics.repeat", agent_id=agent_id, month=month, column=column,
+                                        first=first[0]))
         ctx.finish_checking(n)
 
     def check_database(self) -> None:
