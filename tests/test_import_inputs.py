@@ -110,3 +110,14 @@ def test_a_month_of_the_earlier_rulebook_is_read_with_its_columns(shop):
         load(shop, text)
     assert [(e.row, e.column) for e in caught.value.errors] == [(3, "accuracy")]
     assert "is not an input of rulebook version 1, in force for 2023-11" in caught.value.errors[0].problem
+
+
+def test_input_problems_carry_codes_and_read_in_chinese(shop):
+    text = HEADER + "\nE1,2024-01,91.5,101,-4,3.1,1.25,4.5,,\n"
+    with pytest.raises(ImportRejected) as caught:
+        load(shop, text)
+    by_column = {e.column: e for e in caught.value.errors}
+    assert by_column["accuracy"].code == "input.above"
+    assert by_column["accuracy"].text("zh") == "'101' 大于 100（允许范围：0 到 100）"
+    assert by_column["first_response_s"].text("zh") == "'-4' 不是数字（0 或以上）"
+    assert by_column["manager_rating"].text("zh") == "'4.5' 不是整数（1 到 5）"
