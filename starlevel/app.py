@@ -7,7 +7,9 @@ from typing import Any
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException, NotFoundException, PermissionDeniedException, ValidationException,
+)
 from litestar.openapi.config import OpenAPIConfig
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin, SQLAlchemySyncConfig, SyncSessionConfig
 from litestar.plugins.htmx import HTMXPlugin
@@ -58,6 +60,13 @@ def _not_found(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     if not _wants_html(request):
         return Response({"status_code": 404, "detail": str(getattr(exc, "detail", "not found"))}, status_code=404)
     return render(request, "errors/404.html", status_code=404)  # type: ignore[return-value]
+
+
+def _bad_request(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A malformed query or form on an HTML route gets a page in the user's language, never JSON."""
+    if not _wants_html(request):
+        return Response({"status_code": 400, "detail": str(getattr(exc, "detail", "bad request"))}, status_code=400)
+    return render(request, "errors/400.html", status_code=400)  # type: ignore[return-value]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -117,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             NotAuthorizedException: _not_signed_in,
             PermissionDeniedException: _forbidden,
             NotFoundException: _not_found,
+            ValidationException: _bad_request,
         },
         debug=settings.debug,
     )

@@ -195,10 +195,87 @@ def browser():  # type: ignore[no-untyped-def]
         b.close()
 
 
+# ---------------------------------------------------------------- accessibility (axe-core)
+
+_AXE_RUN = """async () => {
+  const r = await axe.run(document, {resultTypes: ['violations']});
+  return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary}))}));
+}"""
+
+
+def _axe_source() -> str:
+    # axe-playwright-python (a test extra) ships axe-core's axe.min.js; we only need the file.
+    from axe_playwright_python.base import AXE_SCRIPT
+
+    return AXE_SCRIPT
+
+
+def axe_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Run axe-core (every default rule) on the page as it is now; the list of violations."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(_axe_source())
+    return page.evaluate(_AXE_RUN)
+
+
+def format_violations(where: str, violations: list[dict]) -> str:
+    lines = [f"axe-core: {len(violations)} violation(s) on {where}"]
+    for v in violations:
+        lines.append(f"  {v['id']} ({v['impact']}): {v['help']}")
+        for n in v["nodes"][:5]:
+            lines.append(f"    {n['target']}: {(n['summary'] or '').splitlines()[-1].strip()}")
+        if len(v["nodes"]) > 5:
+            lines.append(f"    … {len(v['nodes']) - 5} more")
+    return "\n".join(lines)
+
+
+class _AxeWatch:
+    """Checks every page a test visits: after each navigation the test waits for (goto,
+    wait_for_url, wait_for_load_state) and once more on the final state at teardown."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.found: list[str] = []
+        self.seen: set[tuple[str, int]] = set()
+        self.busy = False
+
+    def check(self, page) -> None:  # type: ignore[no-untyped-def]
+        if self.busy or page.is_closed():
+            return
+        self.busy = True
+        try:
+            page.wait_for_load_state("load")
+            key = (page.url, page.evaluate("document.documentElement.outerHTML.length"))
+            if key in self.seen:
+                return
+            self.seen.add(key)
+            violations = axe_violations(page)
+        except Exception:  # navigating away right now: the next checkpoint sees the page
+            return
+        finally:
+            self.busy = False
+        if violations:
+            self.found.append(format_violations(f"{page.url} ({self.label})", violations))
+
+    def watch(self, page):  # type: ignore[no-untyped-def]
+        for name in ("goto", "wait_for_url", "wait_for_load_state"):
+            original = getattr(page, name)
+
+            def wrapped(*args, __original=original, **kwargs):  # type: ignore[no-untyped-def]
+                result = __original(*args, **kwargs)
+                self.check(page)
+                return result
+
+            setattr(page, name, wrapped)
+        return page
+
+
 @pytest.fixture
 def new_page(browser, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """A factory of pages with their own context: new_page(lang="zh", width=1280)."""
+    """A factory of pages with their own context: new_page(lang="zh", width=1280).
+    axe-core runs on every page the test visits; any violation fails the test."""
     contexts = []
+    watches: list[tuple[_AxeWatch, object]] = []
 
     def make(lang: str = "en", width: int = 1280, height: int = 900):  # type: ignore[no-untyped-def]
         ctx = browser.new_context(
@@ -208,11 +285,33 @@ def new_page(browser, request: pytest.FixtureRequest):  # type: ignore[no-untype
         )
         ctx.set_default_timeout(15000)
         contexts.append(ctx)
-        return ctx.new_page()
+        watch = _AxeWatch(f"{lang}, {width}px")
+        page = watch.watch(ctx.new_page())
+        watches.append((watch, page))
+        return page
 
     yield make
+    failed = request.node.stash.get(_FAILED, False)
+    problems: list[str] = []
+    for watch, page in watches:
+        if not failed:
+            watch.check(page)
+        problems.extend(watch.found)
     for ctx in contexts:
         ctx.close()
+    if problems and not failed:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_FAILED] = True
+    return report
 
 
 def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]

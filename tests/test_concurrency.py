@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from starlevel.db.engine import session_scope
 from starlevel.db.models import Inspection, MonthResultRow, RecomputeRequest
@@ -157,12 +157,17 @@ def test_upgrading_numbers_new_ids_after_those_already_given(db_url, session_fac
 
     from starlevel.db.migrate import alembic_config, upgrade
 
-    command.downgrade(alembic_config(db_url), "0001")
     _load(session_factory, synth.generate(10, 4, last_month="2026-02", seed=3))
     with session_scope(session_factory) as s:
         row = s.scalars(select(Inspection).order_by(Inspection.inspection_id).limit(1)).one()
-        s.add(Inspection(inspection_id="W20261120-0041", agent_id=row.agent_id, contact_on=row.contact_on,
-                         month=row.month, channel="chat", contact_ref="old web entry"))
+    # Back to the schema before the counter (later revisions carry their data back), where an
+    # inspection entered on the web took the day's highest number + 1.
+    command.downgrade(alembic_config(db_url), "0001")
+    with session_scope(session_factory) as s:
+        s.execute(text(
+            "INSERT INTO inspections (inspection_id, agent_id, contact_on, month, channel, contact_ref, inspector,"
+            " created_at, created_by) VALUES ('W20261120-0041', :a, :d, :m, 'chat', 'old web entry', 'qa',"
+            " :now, 'qa')"), {"a": row.agent_id, "d": row.contact_on, "m": row.month, "now": datetime(2026, 11, 20)})
     upgrade(db_url)
     with session_scope(session_factory) as s:
         new = inspections.create(s, _draft(row.agent_id, row.month, "after-upgrade"), actor="qa", today=TODAY)

@@ -10,6 +10,8 @@ from starlevel.web import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 CALL = re.compile(r"""(?<![A-Za-z0-9_])_\(\s*(?P<q>["'])(?P<id>(?:\\.|(?!(?P=q)).)*)(?P=q)\s*[,)]""")
+# ngettext("one", "many", n): both forms need a translation.
+PLURAL = re.compile(r'ngettext\(\s*"(?P<one>[^"]*)",\s*"(?P<many>[^"]*)"')
 
 
 def _ids() -> dict[str, str]:
@@ -18,6 +20,9 @@ def _ids() -> dict[str, str]:
     for f in files:
         for m in CALL.finditer(f.read_text(encoding="utf-8")):
             found.setdefault(m.group("id").replace("\\'", "'").replace('\\"', '"'), str(f.relative_to(ROOT)))
+        for m in PLURAL.finditer(f.read_text(encoding="utf-8")):
+            found.setdefault(m.group("one"), str(f.relative_to(ROOT)))
+            found.setdefault(m.group("many"), str(f.relative_to(ROOT)))
     return found
 
 

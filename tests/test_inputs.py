@@ -50,7 +50,7 @@ def test_accepted_values_are_exact_and_quantized(spec, text, value):
     (COUNT, "-1", "input.not_whole", "'-1' is not a whole number (0 or more)"),
     (YESNO, "maybe", "input.not_whole", "'maybe' is not a whole number from 0 to 1"),
     (GRADE, "2", "input.allowed", "'2' is not one of the allowed values (1, 3, 5)"),
-    (MONEY, "9" * 40, "input.not_number", f"'{'9' * 40}' is not a decimal number"),
+    (MONEY, "9" * 40, "input.too_long", f"'{'9' * 40}' has too many digits (at most 15 before and 15 after the point)"),
 ])
 def test_refused_values_name_the_problem(spec, text, code, message):
     problem = parse_input(spec, text)

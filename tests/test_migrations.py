@@ -22,7 +22,7 @@ def test_models_match_migrations(engine):
     assert structural == []
 
 
-# ----------------------------------------------------------- 0003: generic monthly inputs
+# ----------------------------------------------------------- 0002: generic monthly inputs
 
 from decimal import Decimal
 
@@ -52,8 +52,8 @@ _OLD_ROWS = [
 ]
 
 
-def _seed_0002(url: str) -> None:
-    command.upgrade(alembic_config(url), "0002_id_counters")
+def _seed_0001(url: str) -> None:
+    command.upgrade(alembic_config(url), "0001")
     eng = make_engine(url, pool=False)
     with eng.begin() as conn:
         for aid in ("A1", "A2"):
@@ -70,8 +70,8 @@ def _seed_0002(url: str) -> None:
     eng.dispose()
 
 
-def test_0003_carries_the_four_metrics_over_and_back(blank_url):
-    _seed_0002(blank_url)
+def test_0002_carries_the_four_metrics_over_and_back(blank_url):
+    _seed_0001(blank_url)
     command.upgrade(alembic_config(blank_url), "head")
     eng = make_engine(blank_url, pool=False)
     try:
@@ -97,7 +97,7 @@ def test_0003_carries_the_four_metrics_over_and_back(blank_url):
     finally:
         eng.dispose()
 
-    command.downgrade(alembic_config(blank_url), "0002_id_counters")
+    command.downgrade(alembic_config(blank_url), "0001")
     eng = make_engine(blank_url, pool=False)
     try:
         with eng.connect() as conn:
@@ -108,7 +108,7 @@ def test_0003_carries_the_four_metrics_over_and_back(blank_url):
         eng.dispose()
 
 
-def test_0003_downgrade_refuses_to_drop_other_inputs(blank_url):
+def test_0002_downgrade_refuses_to_drop_other_inputs(blank_url):
     command.upgrade(alembic_config(blank_url), "head")
     eng = make_engine(blank_url, pool=False)
     try:
@@ -123,4 +123,4 @@ def test_0003_downgrade_refuses_to_drop_other_inputs(blank_url):
     finally:
         eng.dispose()
     with pytest.raises(RuntimeError, match="cannot downgrade: 1 monthly_metrics row"):
-        command.downgrade(alembic_config(blank_url), "0002_id_counters")
+        command.downgrade(alembic_config(blank_url), "0001")

@@ -4,7 +4,7 @@ One row per agent-month with a JSON object of decimal strings (``values``) inste
 four fixed columns; the four columns of every stored row are carried over as strings
 (``{"satisfaction": "92.50", "efficiency": "88.00", "attitude": "4", "complaints": "0"}``).
 
-Revision ID: 0003
+Revision ID: 0003_generic_metrics
 Revises: 0002_id_counters
 Create Date: 2026-11-27 08:10:00
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import starlevel.db.models
 
 
-revision = '0003'
+revision = '0003_generic_metrics'
 down_revision = '0002_id_counters'
 branch_labels = None
 depends_on = None

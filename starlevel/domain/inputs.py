@@ -27,6 +27,7 @@ INPUT_KINDS: dict[str, tuple[Decimal | None, Decimal | None, int]] = {
     "number": (None, None, 4),
 }
 
+_LONG_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _NUMBER = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$")
 
 
@@ -112,6 +113,9 @@ def parse_input(spec: InputSpec, text: str) -> Decimal | InputProblem:
             text = "1"
         elif low in ("no", "n", "false", "否"):
             text = "0"
+    if _LONG_NUMBER.match(text) and not _NUMBER.match(text):
+        return InputProblem("input.too_long", "{value!r} has too many digits (at most 15 before and 15 after the point)",
+                            {"value": text[:40] + ("…" if len(text) > 40 else "")})
     if not _NUMBER.match(text) or (text[0] == "-" and spec.min is not None and spec.min >= 0):
         return _not_a_number(spec, text)
     value = Decimal(text)

@@ -45,6 +45,13 @@ def list_users(session: Session) -> list[UserLine]:
     return [UserLine(*r) for r in rows]
 
 
+def logins_of_agent(session: Session, agent_id: str) -> list[str]:
+    """Usernames of the enabled logins already linked to ``agent_id``."""
+    return list(session.scalars(
+        select(User.username).where(User.agent_id == agent_id.strip(), User.disabled.is_(False)).order_by(User.username)
+    ))
+
+
 def create_user(session: Session, *, username: str, role: str, agent_id: str, password: str, actor: str) -> User:
     """Create a login; raises AdminError naming every bad field (nothing is written then)."""
     username = (username or "").strip()

@@ -124,33 +124,27 @@ MESSAGES: dict[str, str] = {
         "{value} is not you: inspectors upload only their own inspections (sign in as {value}, "
         "or write your own name {you})"
     ),
+    "month.closed": "{month} is closed for payroll; HR must reopen the month before it can change",
+    "metrics.column_missing": (
+        "required column is missing from the header (rulebook version {version}, in force for {month}, "
+        "declares this input)"
+    ),
+    "metrics.foreign_input": (
+        "{value}: {column} is not an input of rulebook version {version}, in force for {month}; leave the cell empty"
+    ),
+    # ---- monthly inputs (the checks of starlevel.domain.inputs.parse_input)
+    "input.empty": "is empty; a value is required",
+    "input.not_whole": "{value!r} is not a whole number{range}",
+    "input.not_number": "{value!r} is not a decimal number{range}",
+    "input.decimals": "{value!r} has more than {places} decimal places",
+    "input.range_below": "{value!r} is below {bound} (allowed: {range})",
+    "input.range_above": "{value!r} is above {bound} (allowed: {range})",
+    "input.allowed": "{value!r} is not one of the allowed values ({allowed})",
+    "input.too_long": "{value!r} has too many digits (at most 15 before and 15 after the point)",
     "metrics.repeat": (
         "agent {agent_id} month {month} appears again with a different {column} (first at row {first}); "
         "each agent-month may appear only once"
     ),
-    # ---- monthly inputs declared by the rulebook (parse_input's problems)
-    "header.missing_for_month": (
-        "required column is missing from the header (rulebook version {version}, in force for {month}, "
-        "declares this input)"
-    ),
-    "input.not_declared": (
-        "{value}: {column} is not an input of rulebook version {version}, in force for {month}; "
-        "leave the cell empty"
-    ),
-    "input.not_whole": "{value} is not a whole number{range}",
-    "input.not_whole_any": "{value} is not a whole number",
-    "input.not_number": "{value} is not a decimal number{range}",
-    "input.not_number_any": "{value} is not a decimal number",
-    "input.decimals": "{value} has more than {places} decimal places",
-    "input.below": "{value} is below {bound} (allowed: {allowed})",
-    "input.above": "{value} is above {bound} (allowed: {allowed})",
-    "input.allowed": "{value} is not one of the allowed values ({allowed})",
-    "range.from_to": " from {min} to {max}",
-    "range.or_more_paren": " ({min} or more)",
-    "range.up_to_paren": " (up to {max})",
-    "range.to": "{min} to {max}",
-    "range.or_more": "{min} or more",
-    "range.up_to": "up to {max}",
     "errors.more": "… and {count} more problems not listed",
     # ---- where a problem is, and the listing's first line
     "where.row": "row {row}",

@@ -38,6 +38,7 @@ from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect,
 from starlevel.domain.inputs import InputProblem, format_decimal, parse_input
 from starlevel.domain.model import CHANNELS
 from starlevel.services import audit, file_problems
+from starlevel.services import months as months_service
 from starlevel.services import rulebooks as rulebook_store
 from starlevel.services.tabular import EXTRA, UPLOAD_LIMITS, Limits, TableError, read_table
 from starlevel.services.tabular import Table as TabularTable
@@ -246,6 +247,14 @@ def _whole_number_problem(text: str, limit: int, code: str) -> Msg:
     if _INT_RE.match(text):
         return Msg.of("number.too_big", value=repr(text), limit=limit)
     return Msg.of(code, value=repr(text))
+
+
+def _input_msg(problem: InputProblem) -> Msg:
+    """A monthly input's problem (domain.inputs) as a file problem of the same code."""
+    code = problem.code
+    if code == "input.range":
+        code = "input.range_below" if " is below " in problem.template else "input.range_above"
+    return Msg.of(code, **problem.params)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -458,9 +467,21 @@ def import_table(
     # The rows that passed are also checked against the database, so that one rejection
     # lists every problem of the file.
     runner.check_database()
+    _check_closed_months(session, runner, errors)
     if errors:
         raise ImportRejected(errors.listing(), filename=filename, kind=kind)
     return runner.write()
+
+
+def _check_closed_months(session: Session, runner: Any, errors: _Errors) -> None:
+    """A file that would change a month closed for payroll is refused as a whole, naming
+    each such row (rows already stored identically change nothing and pass)."""
+    through = months_service.closed_through(session)
+    if through is None:
+        return
+    for row, column, month in runner.changed_rows():
+        if month <= through:
+            errors.add(row, column, Msg.of("month.closed", month=month))
 
 
 def _check_header(
@@ -559,6 +580,11 @@ class _AgentsImport:
         self.new: list[str] = []
         self.changed: list[tuple[str, tuple[Any, ...]]] = []  # (agent_id, old values)
         self.unchanged = 0
+
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """Agent records carry no month's inputs; results of closed months stay frozen
+        by the recompute (services.months)."""
+        return iter(())
 
     def check(self, table: TabularTable) -> None:
         rows = table.rows
@@ -892,6 +918,12 @@ class _InspectionsImport:
             return Msg.of("codes.unknown_many" if len(set(unknown)) > 1 else "codes.unknown", codes=listed)
         return codes
 
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """(row, column, month) of every row the import would write."""
+        for at, v in enumerate(self.values):
+            if at not in self.existing:
+                yield self.rownums[at], "contact_on", v[3]
+
     def check_database(self) -> None:
         ctx = self.ctx
         db = ctx.db
@@ -1005,37 +1037,6 @@ def metrics_columns(rulebooks: Sequence[Any]) -> tuple[tuple[str, ...], tuple[st
     return ("agent_id", "month", *req), tuple(k for k in keys if k not in req)
 
 
-def _bounds(spec: Any, *, phrase: bool) -> tuple[str, dict[str, Any]] | None:
-    """The input's range as a nested message (" from 0 to 100" when ``phrase``, else "0 to 100")."""
-    lo, hi = spec.min, spec.max
-    if lo is not None and hi is not None:
-        return ("range.from_to" if phrase else "range.to", {"min": str(lo), "max": str(hi)})
-    if lo is not None:
-        return ("range.or_more_paren" if phrase else "range.or_more", {"min": str(lo)})
-    if hi is not None:
-        return ("range.up_to_paren" if phrase else "range.up_to", {"max": str(hi)})
-    return None
-
-
-def input_msg(spec: Any, problem: InputProblem) -> Msg:
-    """parse_input's problem as a coded file problem (rendered in the reader's language)."""
-    code, p = problem.code, problem.params
-    value = repr(p.get("value", ""))
-    if code == "input.empty":
-        return _EMPTY
-    if code == "input.decimals":
-        return Msg.of("input.decimals", value=value, places=p["places"])
-    if code == "input.allowed":
-        return Msg.of("input.allowed", value=value, allowed=p["allowed"])
-    if code == "input.range":
-        below = spec.min is not None and Decimal(p["value"]) < spec.min
-        return Msg.of("input.below" if below else "input.above", value=value,
-                      bound=str(spec.min if below else spec.max), allowed=_bounds(spec, phrase=False))
-    rng = _bounds(spec, phrase=True)
-    kind = "input.not_whole" if code == "input.not_whole" else "input.not_number"
-    return Msg.of(kind, value=value, range=rng) if rng else Msg.of(kind + "_any", value=value)
-
-
 @dataclass
 class _InputPlan:
     """How the rows of one rulebook version are read: (key, spec, cell position, cache) per
@@ -1135,11 +1136,11 @@ class _MetricsImport:
                 for column in plan.absent_required:
                     if (plan.version, column) not in reported:
                         reported.add((plan.version, column))
-                        err(row, column, Msg.of("header.missing_for_month", version=plan.version, month=month))
+                        err(row, column, Msg.of("metrics.column_missing", version=plan.version, month=month))
             for column, i in plan.foreign:
                 text = cells[i].strip()
                 if text:
-                    err(row, column, Msg.of("input.not_declared", value=repr(text), column=column,
+                    err(row, column, Msg.of("metrics.foreign_input", value=repr(text), column=column,
                                             version=plan.version, month=month))
                     bad = True
             values: dict[str, str] = {}
@@ -1152,13 +1153,12 @@ class _MetricsImport:
                         v = cache[text] = ""
                     else:
                         parsed = parse_input(spec, stripped)
-                        v = cache[text] = (input_msg(spec, parsed) if parsed.__class__ is InputProblem
-                                           else format_decimal(parsed))  # type: ignore[arg-type]
+                        v = cache[text] = parsed if parsed.__class__ is InputProblem else format_decimal(parsed)
                 if v.__class__ is str:
                     if v:
                         values[key] = v
                 else:
-                    err(row, key, v)
+                    err(row, key, _input_msg(v))  # type: ignore[arg-type]
                     bad = True
             if bad:
                 continue
@@ -1171,9 +1171,13 @@ class _MetricsImport:
             else:
                 old = first[1]
                 column = next(k for k in dict.fromkeys([*old, *values]) if old.get(k) != values.get(k))
-                err(row, column, Msg.of("metrics.repeat", agent_id=agent_id, month=month, column=column,
-                                        first=first[0]))
+                err(row, column, Msg.of("metrics.repeat", agent_id=agent_id, month=month, column=column, first=first[0]))
         ctx.finish_checking(n)
+
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """(row, column, month) of every new or changed agent-month."""
+        for key in [*((a, m) for a, m, _values in self.new), *(k for k, _ in self.changed)]:
+            yield self.rows[key][0], "month", key[1]
 
     def check_database(self) -> None:
         ctx = self.ctx

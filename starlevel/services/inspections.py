@@ -27,7 +27,7 @@ from starlevel.domain.model import CHANNELS
 from starlevel.domain.months import add_months, is_month, month_of
 from starlevel.domain.rulebook import Rulebook, Tier
 from starlevel.domain.scoring import inspection_score
-from starlevel.services import audit, corrections, rulebooks
+from starlevel.services import audit, clock, corrections, months, rulebooks
 from starlevel.services.importer import COLUMNS, KINDS, ImportResult, import_table
 from starlevel.services.recompute import recompute, recompute_agent
 
@@ -50,6 +50,7 @@ __all__ = [
     "search_agents",
     "upload",
     "void_defect",
+    "void_defects",
     "void_inspection",
 ]
 
@@ -246,6 +247,8 @@ def validate(session: Session, draft: Draft, *, today: date) -> tuple[list[Probl
         add(Problem("contact_on", "date.before_hire", {"agent_id": agent.agent_id, "hired_on": agent.hired_on}))
     elif agent is not None and agent.left_on is not None and day > agent.left_on:
         add(Problem("contact_on", "date.after_leave", {"agent_id": agent.agent_id, "left_on": agent.left_on}))
+    elif months.is_closed(session, month_of(day)):
+        add(Problem("contact_on", "month.closed", {"month": month_of(day)}))
 
     if not draft.channel:
         add(Problem("channel", "channel.missing"))
@@ -319,7 +322,7 @@ def create(session: Session, draft: Draft, *, actor: str, today: date | None = N
     """Validate and store one inspection (``inspector`` = ``actor``), then re-evaluate the
     agent from its month (company-wide when a quota could be touched; with ``defer`` that
     part is left to the background worker). Raises :class:`InvalidInspection` listing every problem; nothing is written then."""
-    today = today or date.today()
+    today = today or clock.today()
     problems, agent, rb = validate(session, draft, today=today)
     if problems:
         raise InvalidInspection(problems)
@@ -370,6 +373,11 @@ def _check_void(reason: str, voided_at: Any) -> None:
         raise InvalidVoid(Problem("reason", "void.already"))
 
 
+def _check_open(session: Session, month: str | None) -> None:
+    if month is not None and months.is_closed(session, month):
+        raise InvalidVoid(Problem("reason", "month.closed", {"month": month}))
+
+
 def void_inspection(
     session: Session, inspection_id: str, *, reason: str, actor: str, defer: bool = False
 ) -> Inspection:
@@ -377,6 +385,7 @@ def void_inspection(
     (no reason, void already) or CorrectionError (no such inspection)."""
     insp = session.get(Inspection, inspection_id)
     _check_void(reason, insp.voided_at if insp else None)
+    _check_open(session, insp.month if insp else None)
     month = corrections.void_inspection(session, inspection_id, reason=reason, actor=actor)
     assert insp is not None
     recompute_agent(session, insp.agent_id, month, defer=defer)
@@ -386,12 +395,25 @@ def void_inspection(
 def void_defect(session: Session, defect_id: int, *, reason: str, actor: str, defer: bool = False) -> Inspection:
     """Void one defect occurrence; returns its inspection. The same errors as above
     (a defect of a void inspection counts as void already)."""
-    defect = session.get(InspectionDefect, defect_id)
-    _check_void(reason, (defect.voided_at or defect.inspection.voided_at) if defect else None)
-    month = corrections.void_defect(session, defect_id, reason=reason, actor=actor)
-    assert defect is not None
-    recompute_agent(session, defect.inspection.agent_id, month, defer=defer)
-    return defect.inspection
+    return void_defects(session, [defect_id], reason=reason, actor=actor, defer=defer)
+
+
+def void_defects(session: Session, defect_ids: list[int], *, reason: str, actor: str, defer: bool = False) -> Inspection:
+    """Void occurrences of defects of one inspection together (a code ticked three times,
+    voided at once): each is audited, all or none are voided, one re-evaluation."""
+    _check_void(reason, None)
+    defects = [session.get(InspectionDefect, i) for i in dict.fromkeys(defect_ids)]
+    found = [d for d in defects if d is not None]
+    if not found or len(found) != len(defects) or len({d.inspection_id for d in found}) != 1:
+        raise corrections.CorrectionError(f"no such defects {defect_ids!r} of one inspection")
+    for d in found:
+        _check_void(reason, d.voided_at or d.inspection.voided_at)
+    _check_open(session, found[0].inspection.month)
+    month = ""
+    for d in found:
+        month = corrections.void_defect(session, d.id, reason=reason, actor=actor)
+    recompute_agent(session, found[0].inspection.agent_id, month, defer=defer)
+    return found[0].inspection
 
 
 # ------------------------------------------------------------------------------ listing
@@ -419,6 +441,23 @@ class Row:
     @property
     def voided(self) -> bool:
         return self.inspection.voided_at is not None
+
+    @property
+    def defect_groups(self) -> list[list[DefectView]]:
+        """Live occurrences of one code with the same note on one line ("×3"); each voided
+        occurrence on its own line (it has its own reason)."""
+        groups: dict[tuple[str, str], list[DefectView]] = {}
+        out: list[list[DefectView]] = []
+        for d in self.defects:
+            if d.voided_at is not None:
+                out.append([d])
+                continue
+            key = (d.code, d.note)
+            if key not in groups:
+                groups[key] = []
+                out.append(groups[key])
+            groups[key].append(d)
+        return out
 
 
 def row_of(session: Session, insp: Inspection, agent_name: str | None = None,
@@ -546,15 +585,22 @@ def upload_kinds(role: str) -> tuple[str, ...]:
     return KINDS if role in ("hr", "admin") else tuple(k for k in KINDS if k != "agents")
 
 
+#: One example row per kind of upload, in the column order of ``COLUMNS`` (replace it with real rows).
+EXAMPLE_ROWS = {
+    "agents": "A101,张伟,phone,Team 1,2025-01-06,,1,3",
+    "inspections": "Q000001,A101,2025-01-20,phone,CALL-0001,qa,T1-01;T2-05",
+}
+
+
 def template_csv(session: Session, kind: str, month: str | None = None) -> str:
-    """The header row of an upload file; a metrics file's columns are the inputs of the
-    rulebook in force for ``month`` (the newest rulebook without one)."""
+    """The header and one example row of a kind of upload; a metrics file's columns are the
+    inputs of the rulebook in force for ``month`` (the newest rulebook without one)."""
     if kind == "metrics":
         from starlevel.services.metrics import template_csv as metrics_template
 
         return metrics_template(session, month)
     required, optional = COLUMNS[kind]
-    return ",".join(required + optional) + "\n"
+    return ",".join(required + optional) + "\n" + EXAMPLE_ROWS[kind] + "\n"
 
 
 def upload(session: Session, kind: str, data: bytes, *, filename: str, actor: str,

@@ -9,6 +9,8 @@ come from the rulebook in force for that month; every value is checked by
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import csv
 import io
 from collections.abc import Mapping
@@ -171,7 +173,26 @@ def save_inputs(
 def template_csv(session: Session, month: str | None = None) -> str:
     """The header of a metrics file: ``agent_id,month`` and one column per input of the
     rulebook in force for ``month`` (the newest rulebook without a month)."""
-    rb = rulebook_store.current(session, month if month and M.is_month(month) else None)
+    picked = month if month and M.is_month(month) else None
+    rb = rulebook_store.current(session, picked)
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(["agent_id", "month", *(s.key for s in rb.inputs)])
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["agent_id", "month", *(s.key for s in rb.inputs)])
+    writer.writerow(["A101", picked or "2025-01", *(_example(s) for s in rb.inputs)])  # replace with real rows
     return out.getvalue()
+
+
+_EXAMPLES = {"score": "90", "percent": "95", "seconds": "30", "count": "0", "rating": "4", "yesno": "1",
+             "money": "1000", "number": "1"}  # fmt: skip
+
+
+def _example(spec: Any) -> str:
+    """A valid value of an input for the example row of a template."""
+    if spec.allowed:
+        return str(spec.allowed[0])
+    value = Decimal(_EXAMPLES.get(spec.kind, "1"))
+    if spec.max is not None and value > spec.max:
+        value = spec.max
+    if spec.min is not None and value < spec.min:
+        value = spec.min
+    return str(value)

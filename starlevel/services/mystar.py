@@ -9,7 +9,7 @@ handful per page whatever the length of the history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from starlevel.db.models import Agent, DefectType, Inspection, MonthResultRow
 from starlevel.domain import months as M
+from starlevel.services import clock
 from starlevel.domain.explain import explain_text
 from starlevel.domain.explain import progress as explain_progress
 from starlevel.domain.ladder import rulebook_for
@@ -194,6 +195,8 @@ class AgentPage:
     progress: Progress | None
     history: list[HistoryRow]  # oldest first, up to ``month``
     defects: DefectsPanel
+    in_progress: bool = False  # ``month`` is the month in progress (shown only when picked)
+    so_far: HistoryRow | None = None  # the month in progress, beside an ended month shown by default
 
 
 # --------------------------------------------------------------------------- loading
@@ -227,8 +230,9 @@ def _is_month(value: str | None) -> bool:
 
 
 def _pick(months_old_first: list[str], wanted: str | None) -> tuple[str | None, str | None]:
-    """(the month to show, the requested month when it had to be replaced)."""
-    latest = months_old_first[-1] if months_old_first else None
+    """(the month to show, the requested month when it had to be replaced). The default is
+    the latest month that has ended, not the month in progress."""
+    latest = clock.default_month(months_old_first)
     if not wanted:
         return latest, None
     if wanted in months_old_first:
@@ -505,10 +509,12 @@ def defects_panel(session: Session, agent_id: str, month: str | None, lang: str)
 
 
 def agent_page(
-    session: Session, agent_id: str, *, month: str | None = None, defects_month: str | None = None, lang: str = "en"
+    session: Session, agent_id: str, *, month: str | None = None, defects_month: str | None = None, lang: str = "en",
+    show_pay: bool = True,
 ) -> AgentPage | None:
     """Everything the star page of ``agent_id`` shows, as of ``month`` (default: the
-    latest evaluated month). None when the agent does not exist."""
+    latest evaluated month). None when the agent does not exist. Without ``show_pay``
+    (see services.privacy) the page carries no pay figure at all."""
     agent = session.get(Agent, agent_id)
     if agent is None:
         return None
@@ -532,12 +538,20 @@ def agent_page(
     history = [
         _history_row(r, res, _rb_of(rulebooks, r.rulebook_version, r.month), lang) for r, res in zip(shown, results)
     ]
+    if not show_pay:
+        history = [replace(h, total_pay=None) for h in history]
     last = shown[-1]
     last_rb = _rb_of(rulebooks, last.rulebook_version, last.month)
     next_rb = rulebook_for(rulebooks, M.add_months(last.month, 1))
     level_now = last.next_level
     dm, _ = _pick(all_months, defects_month if _is_month(defects_month) else chosen)
     drow = next((r for r in shown if r.month == dm), None) or session.get(MonthResultRow, (agent_id, dm)) or last
+    so_far = None
+    now = clock.current_month()
+    if chosen < now and now in all_months:
+        row = session.get(MonthResultRow, (agent_id, now))
+        if row is not None:
+            so_far = _history_row(row, row_to_result(row), _rb_of(rulebooks, row.rulebook_version, row.month), lang)
     return AgentPage(
         agent=agent,
         month=chosen,
@@ -547,9 +561,11 @@ def agent_page(
         max_level=next_rb.max_level,
         pay_grade_now=next_rb.pay_grade(level_now).grade if level_now in next_rb.levels else last.pay_grade,
         latest=history[-1],
-        pay=pay_view(last, last_rb),
+        pay=pay_view(last, last_rb) if show_pay else None,
         progress=progress(agent, shown, rulebooks, results, lang),
         history=history,
         defects=_defects(session, agent_id, drow.month, all_months[::-1],
                          _rb_of(rulebooks, drow.rulebook_version, drow.month), drow.quality, lang),
+        in_progress=clock.in_progress(chosen),
+        so_far=so_far,
     )

@@ -51,17 +51,22 @@ def latest_month(session: Session) -> str | None:
 
 def agent_overview(
     session: Session, *, q: str = "", track: str = "", level: int | None = None, team: str = "",
-    page: int = 1, per_page: int = 50,
+    page: int = 1, per_page: int = 50, ended_only: bool = False,
 ) -> tuple[list[tuple[Agent, MonthResultRow | None]], int, str | None]:
-    """Agents with their latest evaluated month; returns (rows, total, month)."""
+    """Agents with their latest evaluated month; returns (rows, total, month). With
+    ``ended_only`` the month in progress is left out (the pages' default)."""
     from sqlalchemy import func, or_
 
+    from starlevel.services import clock
+
     month = latest_month(session)
-    latest = (
-        select(MonthResultRow.agent_id, func.max(MonthResultRow.month).label("m"))
-        .group_by(MonthResultRow.agent_id)
-        .subquery()
-    )
+    newest = select(MonthResultRow.agent_id, func.max(MonthResultRow.month).label("m"))
+    if ended_only and month is not None and clock.in_progress(month):
+        now = clock.current_month()
+        ended = session.scalar(select(func.max(MonthResultRow.month)).where(MonthResultRow.month < now))
+        if ended is not None:
+            newest, month = newest.where(MonthResultRow.month < now), ended
+    latest = newest.group_by(MonthResultRow.agent_id).subquery()
     base = (
         select(Agent, MonthResultRow)
         .outerjoin(latest, latest.c.agent_id == Agent.agent_id)

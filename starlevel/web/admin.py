@@ -18,8 +18,9 @@ from starlevel.services import users as user_service
 from starlevel.services.users import MIN_PASSWORD, ROLES
 from starlevel.web.auth import current_user, requires, start_session
 from starlevel.web.hr import commit_now, status_for
+from starlevel.web.audit_view import audit_text
 from starlevel.web.params import BadParam, bad_param_page, int_param
-from starlevel.web.render import gettext, is_htmx, render
+from starlevel.web.render import gettext, is_htmx, lang_of, render
 
 PER_PAGE = 50
 
@@ -55,6 +56,7 @@ class NewUserForm(Struct):
     role: str = ""
     agent_id: str = ""
     password: str = ""
+    second_login: str = ""  # "1": the admin confirmed a second login for the same agent
 
 
 class PasswordForm(Struct):
@@ -94,6 +96,12 @@ class AdminController(Controller):
         data: Annotated[NewUserForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template:
         _ = gettext(request)
+        existing = admin_service.logins_of_agent(db_session, data.agent_id) if data.role == "agent" and data.agent_id else []
+        if existing and data.second_login != "1":
+            kept = NewUserForm(data.username, data.role, data.agent_id, "", second_login="ask")
+            warning = _("Agent {agent} already has a login ({logins}). Tick the box to create a second one, or link another agent.")
+            return self._users_page(request, db_session, form=kept, errors={
+                "agent_id": warning.format(agent=data.agent_id.strip(), logins=", ".join(existing))})
         try:
             admin_service.create_user(db_session, username=data.username, role=data.role, agent_id=data.agent_id,
                                       password=data.password, actor=current_user(request).username)
@@ -159,4 +167,5 @@ class AdminController(Controller):
                                                             per_page=PER_PAGE)
         pages = max(1, -(-total // PER_PAGE))
         return render(request, "admin/audit.html", partial="admin/_audit_table.html", entries=entries, total=total,
-                      entities=entities, entity=entity, actor=actor, page=page_n, pages=pages)
+                      entities=entities, entity=entity, actor=actor, page=page_n, pages=pages,
+                      audit=audit_text(lang_of(request)))

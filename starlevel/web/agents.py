@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from starlevel.services import reports
 from starlevel.web.auth import requires
 from starlevel.web.params import MAX_LEVEL, BadParam, bad_param_page, int_param
-from starlevel.web.render import render
+from starlevel.web.render import gettext, render
 
 PER_PAGE = 50
+TRACKS = ("phone", "online")
+MAX_QUERY = 100
 
 
 class AgentsController(Controller):
@@ -29,14 +31,22 @@ class AgentsController(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], q: FromQuery[str] = "",
         track: FromQuery[str] = "", level: FromQuery[str] = "", page: FromQuery[str] = "",
     ) -> Template:
-        # Empty filters mean "all"; a value that is not a number in range is a 400 page.
+        _ = gettext(request)
+        # Empty filters mean "all"; a number that is not one is a 400 page; an unknown track
+        # shows every track with a message.
         level_n = int_param("level", level, lo=0, hi=MAX_LEVEL)
         page_n = int_param("page", page) or 1
+        notices = []
+        if track and track not in TRACKS:
+            notices.append(_("{field}: “{value}” is not a valid choice; showing all.").format(field=_("Track"),
+                                                                                             value=track[:20]))
+            track = ""
+        q = q.strip()[:MAX_QUERY]
         rows, total, month = reports.agent_overview(
-            db_session, q=q, track=track, level=level_n, page=page_n, per_page=PER_PAGE
+            db_session, q=q, track=track, level=level_n, page=page_n, per_page=PER_PAGE, ended_only=True,
         )
         pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
         return render(
-            request, "agents/index.html", partial="agents/_table.html",
+            request, "agents/index.html", partial="agents/_table.html", notices=notices,
             rows=rows, total=total, month=month, q=q, track=track, level=level_n, page=page_n, pages=pages,
         )

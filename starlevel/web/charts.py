@@ -23,21 +23,21 @@ __all__ = ["COLOURS", "MonthPoint", "history_svg", "runs"]
 
 # Drawing area (the SVG scales to its container through the viewBox).
 WIDTH = 400
-HEIGHT = 262
+HEIGHT = 300
 LEFT = 34
 RIGHT = 8
 TOP = 10
 SCORE_BOTTOM = 170  # bottom of the score panel
-LANE_TOP = 188  # the level lane (a step line of the level in effect)
-LANE_BOTTOM = 232
-AXIS_Y = 252  # baseline of the month labels
+LANE_TOP = 188  # the level lane (a step line of the level in effect), one labelled row per level
+LANE_BOTTOM = 270
+AXIS_Y = 292  # baseline of the month labels
 MAX_MONTH_LABELS = 6
 
 COLOURS = {
     "composite": "#1d5fa8",
     "threshold": "#1f7a3f",
     "floor": "#b3261e",
-    "level": "#b4690e",
+    "level": "#9c5a0b",
     "grid": "#d9dee6",
     "gap": "#eef1f5",
     "text": "#5f6b7a",
@@ -194,7 +194,7 @@ def history_svg(
         f'stroke="{COLOURS["grid"]}"/>'
     )
     out.append(f'<g class="level-labels" fill="{COLOURS["level"]}" text-anchor="end">')
-    for lv in sorted({lmin, lmax}):
+    for lv in range(lmin, lmax + 1):
         out.append(f'<text x="{LEFT - 4}" y="{_f(y_level(lv) + 4)}">{lv}★</text>')
     out.append("</g>")
     for d in _step_paths([p.level for p in points], x_edge, y_level):

@@ -122,7 +122,9 @@ def template_globals(lang: str) -> dict[str, Any]:
     _ = gettext_for(lang)
     return {
         "_": _,
+        "ngettext": catalog(lang).ngettext,
         "lang": lang,
+        "colon": "：" if lang == "zh" else ": ",  # between a label and its text
         "fmt_number": lambda v, places=2: fmt_number(v, lang, places),
         "fmt_money": lambda v: fmt_money(v, lang),
         "fmt_date": lambda v: fmt_date(v, lang),

@@ -29,7 +29,7 @@ from litestar.response import Redirect, Response, Template
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Inspection, InspectionDefect
-from starlevel.services import inspections as svc
+from starlevel.services import clock, inspections as svc
 from starlevel.services.importer import ImportRejected
 from starlevel.services import file_problems, tabular
 from starlevel.services.tabular import UPLOAD_LIMITS
@@ -80,6 +80,7 @@ def problem_text(request: Request[Any, Any, Any], problem: svc.Problem) -> str:
         "note.too_long": _("The note is too long (at most {limit} characters)."),
         "reason.missing": _("Give a reason for voiding."),
         "void.already": _("This is void already."),
+        "month.closed": _("{month} is closed for payroll; HR must reopen it before it can change."),
     }
     params = {k: fmt_date(v, lang) if isinstance(v, date) else v for k, v in problem.params.items()}
     return texts[problem.key].format(**params)
@@ -111,7 +112,7 @@ def _filters(request: Request[Any, Any, Any], session: Session, *, month: str, a
     user = current_user(request)
     mine_on = ("1" in mine) if mine is not None else user.role == "inspector"
     if not svc.is_month(month):
-        month = svc.latest_month(session, user.username if mine_on else None) or svc.month_of(date.today())
+        month = clock.current_month()  # inspectors sample the month in progress
     tier_n = int_or(tier, None, lo=0, hi=MAX_LEVEL)
     return svc.ListFilters(month=month, agent=agent.strip(), tier=tier_n,
                            inspector=user.username if mine_on else None), mine_on
@@ -127,7 +128,7 @@ def _form_context(request: Request[Any, Any, Any], session: Session, draft: svc.
         "preview": svc.score_preview(rb, draft),
         "picked": svc.find_agent(session, draft.agent_id) if draft.agent_id else None,
         "channels": svc.CHANNELS,
-        "today": date.today(),
+        "today": clock.today(),
         **extra,
     }
 
@@ -151,7 +152,7 @@ def _page(request: Request[Any, Any, Any], session: Session, *, draft: svc.Draft
     filters, mine_on = _filters(request, session, month=month, agent=agent, tier=tier, mine=mine)
     ctx = _list_context(session, filters, mine_on, int_or(page, 1))
     if _may_create(user):
-        ctx |= _form_context(request, session, draft or svc.Draft(contact_on=date.today().isoformat()), problems)
+        ctx |= _form_context(request, session, draft or svc.Draft(contact_on=clock.today().isoformat()), problems)
     ctx["can_create"] = _may_create(user)
     return render(request, "inspections/index.html", partial="inspections/_results.html",
                   status_code=status_code, **ctx, **extra)
@@ -211,9 +212,18 @@ class InspectionsController(Controller):
         if not is_htmx(request):
             return Redirect(f"/inspections?month={insp.month}&saved={insp.inspection_id}", status_code=303)
         view_month = _first(data, "view_month")
+        # The list on show: the new row goes in (and its count up) only when it belongs there.
+        tier = _first(data, "view_tier")
+        shown = svc.ListFilters(month=view_month if svc.is_month(view_month) else None, agent=_first(data, "view_agent"),
+                                tier=int(tier) if tier.isdigit() else None,
+                                inspector=user.username if _first(data, "view_mine") == "1" else None)
+        listed = svc.list_inspections(db_session, shown, per_page=1) if shown.month else None
+        belongs = bool(listed and listed.rows and listed.rows[0].inspection.inspection_id == insp.inspection_id)
         # A fresh form (the date kept for the next contact of the batch) and the new row.
         ctx = _form_context(request, db_session, svc.Draft(contact_on=draft.contact_on), saved=insp.inspection_id,
-                            new_row=svc.row_of(db_session, insp), can_create=True)
+                            saved_month=None if belongs else insp.month, can_create=True,
+                            new_row=svc.row_of(db_session, insp) if belongs else None,
+                            count=listed.total if listed else 0, count_month=view_month)
         if view_month == insp.month:
             ctx["cov"] = svc.coverage(db_session, view_month)
         return render(request, "inspections/_created.html", **ctx)
@@ -255,20 +265,24 @@ class InspectionsController(Controller):
           status_code=200)
     def void_defect(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
                     data: Form) -> Template | Redirect:
-        raw = _first(data, "defect_id")
-        defect_id = int_or(raw, None, hi=MAX_ID)
-        defect = db_session.get(InspectionDefect, defect_id) if defect_id is not None else None
-        if defect is None:
-            raise NotFoundException(f"no defect {raw!r}")
-        insp = defect.inspection
+        # One occurrence, or every occurrence of a line shown "×3" (several defect_id values).
+        raws = _multi(data).get("defect_id", [])[:100]
+        defects = [db_session.get(InspectionDefect, n) if (n := int_or(r, None, hi=MAX_ID)) is not None else None
+                   for r in raws]
+        if not defects or None in defects or len({d.inspection_id for d in defects if d}) != 1:
+            raise NotFoundException(f"no defect {raws!r}")
+        first = defects[0]
+        assert first is not None
+        insp = first.inspection
         problem = None
         try:
-            insp = svc.void_defect(db_session, defect.id, reason=_first(data, "reason"),
-                                   actor=current_user(request).username, defer=defer_recompute(request))
+            insp = svc.void_defects(db_session, [d.id for d in defects if d], reason=_first(data, "reason"),
+                                    actor=current_user(request).username, defer=defer_recompute(request))
             _commit(db_session)
         except svc.InvalidVoid as exc:
             problem = exc.problem
-        return _void_response(request, db_session, data, insp, f"defect:{defect.id}", problem)
+        target = f"defect:{first.id}" + ("s" if len(defects) > 1 else "")
+        return _void_response(request, db_session, data, insp, target, problem)
 
 
 @dataclass
@@ -298,10 +312,12 @@ class UploadsController(Controller):
     def _kinds(request: Request[Any, Any, Any]) -> tuple[str, ...]:
         return svc.upload_kinds(current_user(request).role)
 
-    @get("/", name="uploads", sync_to_thread=False)
-    def index(self, request: Request[Any, Any, Any], kind: FromQuery[str] = "inspections") -> Template:
+    @get("/", name="uploads", sync_to_thread=True)
+    def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
+              kind: FromQuery[str] = "inspections") -> Template:
         return render(request, "uploads/index.html", kinds=self._kinds(request), kind=kind, result=None,
-                      rejected=None, problem=None)
+                      rejected=None, problem=None, groups=svc.form_catalog(db_session, lang_of(request)),
+                      channels=svc.CHANNELS, examples=svc.EXAMPLE_ROWS)
 
     # The body may be a little bigger than the file (the form's other fields and boundaries);
     # the service refuses a file over the limit with a sentence, and Litestar a body far over it.
@@ -341,5 +357,5 @@ class UploadsController(Controller):
             raise NotFoundException(f"no template {kind!r}")
         if name not in self._kinds(request):
             raise PermissionDeniedException("agent files are HR's")
-        return Response(svc.template_csv(db_session, name, month or None), media_type="text/csv; charset=utf-8",
+        return Response(svc.template_csv(db_session, name, month or None), media_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

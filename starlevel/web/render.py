@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Request
 from litestar.response import Template
 
+from starlevel.services import clock
 from starlevel.services.recompute import pending_from
 from starlevel.web import i18n
 
@@ -55,6 +56,7 @@ def render(
     ctx["user"] = request.scope.get("user")
     ctx["path"] = request.url.path
     ctx["query"] = str(request.url.query or "")
+    ctx["current_month"] = clock.current_month()  # months from this one on are "in progress"
     ctx.update(context)
     name = partial if (partial and is_htmx(request)) else template
     if name == template:

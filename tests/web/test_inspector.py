@@ -23,6 +23,7 @@ from tests.seed import PASSWORDS, seed_company
 from tests.test_import import _xlsx
 
 TODAY = date(2026, 11, 25)
+WEB_TODAY = date(2025, 6, 28)
 HX = {"HX-Request": "true"}
 EN = {"Accept-Language": "en-GB,en;q=0.9"}
 
@@ -33,6 +34,12 @@ def cheap_hashes(monkeypatch):  # type: ignore[no-untyped-def]
     from argon2 import PasswordHasher
 
     monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture(autouse=True)
+def june_2025(monkeypatch):  # type: ignore[no-untyped-def]
+    """The pages' clock: late June 2025, the seed's last month, is the month in progress."""
+    monkeypatch.setenv("STARLEVEL_TODAY", WEB_TODAY.isoformat())
 
 
 @pytest.fixture
@@ -288,7 +295,7 @@ def test_upload_service_all_or_nothing(company):  # type: ignore[no-untyped-def]
     assert svc.upload_kinds("inspector") == ("inspections", "metrics")
     assert "agents" in svc.upload_kinds("hr")
     with session_scope(company) as s:
-        assert svc.template_csv(s, "metrics") == "agent_id,month,satisfaction,efficiency,attitude,complaints\n"
+        assert svc.template_csv(s, "metrics").splitlines()[0] == "agent_id,month,satisfaction,efficiency,attitude,complaints"
 
 
 # =============================================================================== HTTP
@@ -317,12 +324,12 @@ def test_page_shows_form_catalog_list_and_coverage(qa):  # type: ignore[no-untyp
     assert r.status_code == 200
     html = r.text
     assert 'id="inspection-form"' in html and 'name="agent_id"' in html
-    assert f'name="contact_on" value="{date.today().isoformat()}"' in html
+    assert f'name="contact_on" value="{WEB_TODAY.isoformat()}"' in html
     for channel in ("chat", "message", "phone", "complaint"):
         assert f'<option value="{channel}"' in html
     assert "Tier 3" in html and "severe" in html and "Red line" in html and "Typo in a reply" in html
     assert html.count('name="code"') == 18
-    assert "My inspections" in html and 'value="2025-06"' in html  # the latest month with my inspections
+    assert "My inspections" in html and 'value="2025-06"' in html  # the month in progress
     assert html.count('class="insp-row') == 9  # June: 3 agents × 3
     assert 'id="coverage"' in html and "Eve New" in html  # A005 has no June inspections yet
 
@@ -542,7 +549,7 @@ def test_upload_form_problems_and_templates(qa):  # type: ignore[no-untyped-def]
     page = qa.get("/uploads").text
     assert "/uploads/templates/inspections.csv" in page and "/uploads/templates/agents.csv" not in page
     r = qa.get("/uploads/templates/inspections.csv")
-    assert r.status_code == 200 and r.text == ",".join(INSPECTION_HEADER) + "\n"
+    assert r.status_code == 200 and r.text.splitlines()[0] == ",".join(INSPECTION_HEADER)
     assert "attachment" in r.headers["content-disposition"]
     assert qa.get("/uploads/templates/agents.csv").status_code == 403
     assert qa.get("/uploads/templates/nothing.csv").status_code == 404

@@ -192,9 +192,10 @@ def test_fields_and_file_template_follow_the_rulebook_of_the_month(client, compa
     assert r.status_code == 200, r.text
     assert stored(company, "A001", "2025-06") == {"collection_rate": "98.25", "complaints": "0", "extra_tasks": "1"}
 
-    assert qa.get("/uploads/templates/metrics.csv").text == "agent_id,month,collection_rate,complaints,extra_tasks\n"
-    assert qa.get("/uploads/templates/metrics.csv?month=2025-05").text == (
-        "agent_id,month,satisfaction,efficiency,attitude,complaints\n")
+    assert qa.get("/uploads/templates/metrics.csv").text.splitlines() == [
+        "agent_id,month,collection_rate,complaints,extra_tasks", "A101,2025-01,95,0,1"]
+    assert qa.get("/uploads/templates/metrics.csv?month=2025-05").text.splitlines() == [
+        "agent_id,month,satisfaction,efficiency,attitude,complaints", "A101,2025-05,90,90,4,0"]
 
 
 def test_one_months_inputs_download_in_the_import_format(client, company):
