@@ -13,7 +13,8 @@ def handlers() -> list[Any]:
     from starlevel.web.inspector import InspectionsController, UploadsController
     from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
     from starlevel.web.mystar import AgentStarController, MyStarController
+    from starlevel.web.rules import PeriodsController, RulesController
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MyStarController, AgentStarController,
-            HrController, AdminController]
+            HrController, PeriodsController, RulesController, AdminController]
