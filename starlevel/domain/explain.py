@@ -15,6 +15,7 @@ from typing import Any, Literal
 from starlevel.domain.model import Agent, MonthResult
 from starlevel.domain.months import add_months, month_of
 from starlevel.domain.ladder import outlook
+from starlevel.domain.records import Check, ConditionCheck, Explanation, Params
 from starlevel.domain.rulebook import Rulebook
 
 __all__ = ["explain_text", "progress"]
@@ -59,14 +60,14 @@ def _join(parts: Sequence[str], lang: Lang) -> str:
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
-def _window_failures(check: dict[str, Any], lang: Lang) -> list[str]:
+def _window_failures(check: Check, lang: Lang) -> list[str]:
     """'2024-08–2024-09 before the current level, 2024-10 below 85 (80.00)'."""
     table = _WHY_ZH if lang == "zh" else _WHY_EN
-    thr = check.get("threshold")
-    comps = check.get("composites") or []
+    thr = check.threshold
+    comps = check.composites
     runs: list[tuple[list[str], str, str | None]] = []  # (months, why, composite)
     prev = None
-    for i, (month, why) in enumerate(zip(check.get("months", []), check.get("why", []), strict=False)):
+    for i, (month, why) in enumerate(zip(check.months, check.why, strict=False)):
         if why is None:
             prev = None
             continue
@@ -88,45 +89,42 @@ def _window_failures(check: dict[str, Any], lang: Lang) -> list[str]:
     return out
 
 
-def _missing(checks: Sequence[dict[str, Any]], lang: Lang) -> list[str]:
+def _missing(checks: Sequence[Check], lang: Lang) -> list[str]:
     parts: list[str] = []
     zh = lang == "zh"
     for c in checks:
-        if c.get("ok"):
+        if c.ok:
             continue
-        key = c.get("key")
+        key = c.key
         if key == "track":
-            parts.append(f"岗位{c['have']}没有晋升门槛" if zh else f"no threshold for track {c['have']}")
+            parts.append(f"岗位{c.have}没有晋升门槛" if zh else f"no threshold for track {c.have}")
         elif key == "probation":
             parts.append("仍在试用期" if zh else "still on probation")
         elif key == "tenure":
-            parts.append(f"工龄{c['have']}/{c['need']}个月" if zh else f"tenure {c['have']} of {c['need']} months")
+            parts.append(f"工龄{c.have}/{c.need}个月" if zh else f"tenure {c.have} of {c.need} months")
         elif key == "window":
             fails = _window_failures(c, lang)
-            months = c.get("months", [])
             if zh:
-                parts.append(f"考核窗口{_span(months)}（连续达标{c['have']}/{c['need']}个月）：" + "，".join(fails))
+                parts.append(f"考核窗口{_span(c.months)}（连续达标{c.have}/{c.need}个月）：" + "，".join(fails))
             else:
-                parts.append(
-                    f"window {_span(months)} ({c['have']} of {c['need']} months qualifying): " + ", ".join(fails)
-                )
+                parts.append(f"window {_span(c.months)} ({c.have} of {c.need} months qualifying): " + ", ".join(fails))
         elif key == "error_rate":
             if zh:
-                parts.append(f"差错率{_pct(c.get('have'))}（须低于{_pct(c.get('need'))}）")
+                parts.append(f"差错率{_pct(c.have)}（须低于{_pct(c.need)}）")
             else:
-                parts.append(f"error rate {_pct(c.get('have'))} (must be below {_pct(c.get('need'))})")
+                parts.append(f"error rate {_pct(c.have)} (must be below {_pct(c.need)})")
         elif key == "zero_errors":
             if zh:
-                parts.append(f"差错和投诉{c['have']}次（须为零）")
+                parts.append(f"差错和投诉{c.have}次（须为零）")
             else:
-                parts.append(f"{c['have']} errors and complaints (must be none)")
+                parts.append(f"{c.have} errors and complaints (must be none)")
         elif key == "decision_month":
-            months = "、".join(f"{m}月" for m in c["need"]) if zh else ", ".join(str(m) for m in c["need"])
+            months = "、".join(f"{m}月" for m in c.need) if zh else ", ".join(str(m) for m in c.need)
             parts.append(f"晋升只在每年{months}底评定" if zh else f"promotions are decided only at the end of month {months} of the year")
         elif key == "no_complaints":
-            parts.append(f"考核期内有效投诉{c['have']}次（须为零）" if zh else f"{c['have']} valid complaints in the window (must be none)")
+            parts.append(f"考核期内有效投诉{c.have}次（须为零）" if zh else f"{c.have} valid complaints in the window (must be none)")
         elif key == "requires":
-            parts.extend(_condition_text(x, lang) for x in c.get("conditions", []) if not x.get("ok"))
+            parts.extend(_condition_text(x, lang) for x in c.conditions if not x.ok)
         else:
             parts.append(str(key))
     return parts
@@ -135,22 +133,21 @@ def _missing(checks: Sequence[dict[str, Any]], lang: Lang) -> list[str]:
 _OPS = {"at_least": "≥", "above": ">", "at_most": "≤", "below": "<", "equals": "="}
 
 
-def _condition_text(c: dict[str, Any], lang: Lang) -> str:
+def _condition_text(c: ConditionCheck, lang: Lang) -> str:
     """'collection_rate 95 (needs ≥ 100)' — one condition of a star, a veto or a requirement."""
-    have = c.get("have")
-    shown = "—" if have is None else have
+    shown = "—" if c.have is None else c.have
     if lang == "zh":
-        return f"{c['of']}为{shown}（要求{_OPS.get(c['op'], c['op'])}{c['need']}）"
-    return f"{c['of']} {shown} (needs {_OPS.get(c['op'], c['op'])} {c['need']})"
+        return f"{c.of}为{shown}（要求{_OPS.get(c.op, c.op)}{c.need}）"
+    return f"{c.of} {shown} (needs {_OPS.get(c.op, c.op)} {c.need})"
 
 
-def _floor_note(result: MonthResult, params: dict[str, Any], lang: Lang) -> str:
+def _floor_note(result: MonthResult, params: Params, lang: Lang) -> str:
     """A warning sentence while a below-floor streak is running (and no demotion yet)."""
     count = result.below_floor
     if count < 1 or result.event in ("demote", "review"):
         return ""
-    after = params.get("after_months")
-    floor = params.get("floor")
+    after = params.after_months
+    floor = params.floor
     if lang == "zh":
         text = f"本月综合评分低于保级线{floor}，已连续{count}个月" if floor else f"综合评分已连续{count}个月低于保级线"
         return text + (f"（连续{after}个月将降级）。" if after else "。")
@@ -160,28 +157,28 @@ def _floor_note(result: MonthResult, params: dict[str, Any], lang: Lang) -> str:
 
 def explain_text(result: MonthResult, lang: Lang = "en") -> str:
     """One or two sentences saying what happened to ``result``'s agent in its month and why."""
-    expl = result.explanation or {}
-    rule = expl.get("rule", result.rule)
-    p: dict[str, Any] = expl.get("params", {}) or {}
-    checks: list[dict[str, Any]] = expl.get("checks", []) or []
+    e = Explanation.of_json(result.explanation, result.rule)
+    rule = e.rule
+    p = e.params
+    checks = e.checks
     zh = lang == "zh"
     nxt = add_months(result.month, 1)
-    to = p.get("to")
+    to = p.to
     level = result.level
-    window = p.get("window") or []
-    avg = p.get("average")
-    thr = p.get("threshold")
-    hr = expl.get("hr") or {}
+    window = p.window
+    avg = p.average
+    thr = p.threshold
+    hr_reason = (e.hr.reason if e.hr else "") or ""
 
     if rule == "promote":
-        err = p.get("error_rate")
-        cap = p.get("cap")
+        err = p.error_rate
+        cap = p.cap
         if zh:
             text = f"晋升为{to}星，自{nxt}起生效：{_span(window)}连续{len(window)}个月综合评分均不低于{thr}分，平均{avg}分"
             if err is not None:
                 text += f"，差错率{_pct(err)}"
-            text += f"；排名第{p.get('rank')}" + (f"，名额{cap}人（已占{p.get('holding')}人）。" if cap is not None else "。")
-            if expl.get("status") == "approved":
+            text += f"；排名第{p.rank}" + (f"，名额{cap}人（已占{p.holding}人）。" if cap is not None else "。")
+            if e.status == "approved":
                 text += "已经人事审定。"
         else:
             text = (
@@ -190,16 +187,16 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             )
             if err is not None:
                 text += f", error rate {_pct(err)}"
-            text += f"; ranked {p.get('rank')}" + (
-                f" for a quota of {cap} ({p.get('holding')} already held)." if cap is not None else "."
+            text += f"; ranked {p.rank}" + (
+                f" for a quota of {cap} ({p.holding} already held)." if cap is not None else "."
             )
-            if expl.get("status") == "approved":
+            if e.status == "approved":
                 text += " Approved by HR."
         return text
-    if rule in ("promote_pending", "hold") and "earned" in p:  # a direct scheme's star awaiting approval
-        earned = p["earned"]
+    if rule in ("promote_pending", "hold") and p.earned is not None:  # a direct scheme's star awaiting approval
+        earned = p.earned
         if rule == "hold":
-            reason = hr.get("reason") or ""
+            reason = hr_reason
             if zh:
                 return f"本月数据评定为{earned}星，被暂缓审定" + (f"：{reason}" if reason else "") + f"；本月按{level}星计。"
             return f"This month's figures earn {earned}★, held by HR" + (f": {reason}" if reason else "") + f"; the month counts at {level}★."
@@ -208,29 +205,29 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
         return f"This month's figures earn {earned}★, waiting for approval; until then the month counts at {level}★."
     if rule == "promote_pending":
         if zh:
-            return f"拟晋升为{to}星（{_span(window)}平均{avg}分，排名第{p.get('rank')}），待人事审定；审定前星级不变。"
+            return f"拟晋升为{to}星（{_span(window)}平均{avg}分，排名第{p.rank}），待人事审定；审定前星级不变。"
         return (
-            f"Proposed for promotion to {to}★ ({_span(window)} averaged {avg}, ranked {p.get('rank')}); "
+            f"Proposed for promotion to {to}★ ({_span(window)} averaged {avg}, ranked {p.rank}); "
             f"waiting for HR approval, the level stays {level}★ until then."
         )
     if rule == "hold":
-        reason = hr.get("reason") or ""
+        reason = hr_reason
         if zh:
             return f"晋升{to}星的提议被人事暂缓" + (f"：{reason}。" if reason else "。") + f"星级保持{level}星。"
         return f"Promotion to {to}★ held by HR" + (f": {reason}." if reason else ".") + f" The level stays {level}★."
     if rule == "waitlist":
-        cap = p.get("cap")
+        cap = p.cap
         if zh:
             return (
-                f"已符合{to}星条件（{_span(window)}平均{avg}分，排名第{p.get('rank')}），但{to}星名额{cap}人已满："
+                f"已符合{to}星条件（{_span(window)}平均{avg}分，排名第{p.rank}），但{to}星名额{cap}人已满："
                 "列入候补；下月所有符合条件者重新排名。"
             )
         return (
-            f"Eligible for {to}★ ({_span(window)} averaged {avg}, ranked {p.get('rank')}) but the {to}★ quota "
+            f"Eligible for {to}★ ({_span(window)} averaged {avg}, ranked {p.rank}) but the {to}★ quota "
             f"of {cap} is full: waitlisted. Next month everyone eligible is ranked afresh."
         )
     if rule in ("demote_red_line", "review_red_line"):
-        codes = "、".join(p.get("codes", [])) if zh else ", ".join(p.get("codes", []))
+        codes = "、".join(p.codes) if zh else ", ".join(p.codes)
         if rule == "demote_red_line":
             if zh:
                 return f"本月出现红线问题{codes}：自{nxt}起由{level}星降为{to}星。"
@@ -239,11 +236,9 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             return f"本月出现红线问题{codes}，已是最低星级{level}星：提交审查（辞退或调岗）。"
         return f"Red-line defect {codes} this month at the lowest level {level}★: review (dismissal or transfer)."
     if rule in ("demote_floor", "review_floor"):
-        months = p.get("months", [])
-        comps = p.get("composites", [])
-        pairs = [f"{m} {c}" for m, c in zip(months, comps, strict=False) if c is not None]
-        n = p.get("below_floor")
-        floor = p.get("floor")
+        pairs = [f"{m} {c}" for m, c in zip(p.months, p.composites, strict=False) if c is not None]
+        n = p.below_floor
+        floor = p.floor
         if rule == "demote_floor":
             if zh:
                 return f"连续{n}个月综合评分低于{level}星保级线{floor}分（{'，'.join(pairs)}）：自{nxt}起降为{to}星。"
@@ -258,9 +253,9 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             "lowest level: review (dismissal or transfer)."
         )
     if rule == "incomplete":
-        n = p.get("n_inspections", result.n_inspections)
-        need = p.get("min_inspections")
-        has_metrics = p.get("has_metrics", True)
+        n = p.n_inspections if p.n_inspections is not None else result.n_inspections
+        need = p.min_inspections
+        has_metrics = p.has_metrics is not False
         if zh:
             text = f"本月数据不完整：质检{n}/{need}条" + ("" if has_metrics else "，缺少月度指标") + "；暂无综合评分和薪酬。"
         else:
@@ -271,8 +266,8 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             text += (f"红线问题{'、'.join(red)}仍计入。" if zh else f" Red-line defects still count: {', '.join(red)}.")
         return text
     if rule == "probation":
-        t = p.get("tenure", result.tenure)
-        pm = p.get("probation_months")
+        t = p.tenure if p.tenure is not None else result.tenure
+        pm = p.probation_months
         base = (
             f"试用期（第{t}/{pm}个月）：试用期内不晋升。"
             if zh
@@ -281,7 +276,7 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
         note = _floor_note(result, p, lang)
         return base + ((" " if not zh else "") + note if note else "")
     if rule == "steady":
-        floor = p.get("floor")
+        floor = p.floor
         comp = result.composite
         if zh:
             base = f"已是最高星级{level}星，本月综合评分{comp}分；保持不低于保级线{floor}分即可保级。"
@@ -289,24 +284,24 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             base = f"At the top level {level}★ with a composite of {comp}; keep it at or above the floor {floor}."
         note = _floor_note(result, p, lang)
         return base + ((" " if not zh else "") + note if note else "")
-    if expl.get("veto") and rule not in ("incomplete",):
-        codes = "、".join(expl["veto"]) if zh else ", ".join(expl["veto"])
+    if e.veto and rule not in ("incomplete",):
+        codes = "、".join(e.veto) if zh else ", ".join(e.veto)
         veto = (f"本月触发一票否决（{codes}）：考核成绩为0，绩效奖金和星级奖励为0。" if zh
                 else f"Veto this month ({codes}): the appraisal counts as 0, with no bonus and no star allowance.")  # fmt: skip
         if rule == "direct":
             return veto + (f"本月星级{level}星。" if zh else f" Level {level}★ this month.")
-        rest = explain_text(replace(result, explanation={k: v for k, v in expl.items() if k != "veto"}), lang)
+        rest = explain_text(replace(result, explanation={k: v for k, v in result.explanation.items() if k != "veto"}), lang)
         return veto + ("" if zh else " ") + rest
     if rule == "direct":
-        earned = p.get("earned", level)
-        failed = [c for c in checks if c.get("key") == "star" and not c.get("ok") and c.get("level", 0) > earned]
+        earned = p.earned if p.earned is not None else level
+        failed = [c for c in checks if c.key == "star" and not c.ok and (c.level or 0) > earned]
         held = ""
         if failed:
             nearest = failed[-1]
-            misses = [_condition_text(x, lang) for x in nearest.get("conditions", []) if not x.get("ok")]
-            held = (f"未达{nearest['level']}星：" + "，".join(misses) + "。") if zh else (
-                f" Not {nearest['level']}★: " + "; ".join(misses) + ".")
-        status = expl.get("status")
+            misses = [_condition_text(x, lang) for x in nearest.conditions if not x.ok]
+            held = (f"未达{nearest.level}星：" + "，".join(misses) + "。") if zh else (
+                f" Not {nearest.level}★: " + "; ".join(misses) + ".")
+        status = e.status
         if zh:
             text = f"本月数据评定为{level}星" + ("（已审定）" if status == "approved" else "") + "。"
         else:

@@ -77,7 +77,7 @@ from typing import Any
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Month, Pay
 from starlevel.domain.months import from_index, month_index
 from starlevel.domain.pay import compute_pay, coefficient
-from starlevel.domain.rulebook import Rulebook
+from starlevel.domain.rulebook import SPECIAL_FIGURES, Rulebook
 from starlevel.domain.scoring import CTX, Q2, ROUND_HALF_UP, band, figure, month_scores, quality, vetoed
 
 __all__ = [
@@ -234,6 +234,8 @@ class _Info:
         "min_complete",
         "decide_in",
         "skip",
+        "stars",
+        "otherwise",
     )
 
     def __init__(self, rb: Rulebook) -> None:
@@ -278,6 +280,8 @@ class _Info:
         self.min_complete = rb.policy.min_complete
         self.decide_in = frozenset(rb.policy.decide_in)
         self.skip = rb.policy.skip_levels
+        self.stars = _compile_stars(rb) if rb.is_direct else ()
+        self.otherwise = rb.policy.otherwise if rb.policy.otherwise is not None else rb.min_level
         self.comp_cache: dict[Decimal, tuple[str | None, tuple[list[Pay | None], list[Pay | None]]]] = {}
         self.score = _compile_scorer(self) if rb.simple_scoring else _generic_scorer(rb)
         # pay depends on the composite only through its coefficient
@@ -388,14 +392,24 @@ def _compile_scorer(info: _Info) -> Callable[[MonthEvidence | None, Metrics | No
     }  # fmt: skip
     read = {attr for _key, kind, attr, *_ in info.dims if kind != _QUALITY}
     others = [k for k in info.req_keys if k not in read]
-    body = [
-        "def score(ev, mt):",
-        "    if ev is None or mt is None or ev.n_inspections <= 0:",
-        "        return _score(_info, ev, mt)",
-        "    vals = mt.values",
-        "    n = ev.n_inspections",
-        "    q = (ev.score_sum / n).quantize(_Q2, _HU)",
-    ]
+    if info.qkey is not None:
+        body = [
+            "def score(ev, mt):",
+            "    if ev is None or mt is None or ev.n_inspections <= 0:",
+            "        return _score(_info, ev, mt)",
+            "    vals = mt.values",
+            "    n = ev.n_inspections",
+            "    q = (ev.score_sum / n).quantize(_Q2, _HU)",
+        ]
+    else:  # no QA item: a month needs no inspection to be scored
+        body = [
+            "def score(ev, mt):",
+            "    if mt is None:",
+            "        return _score(_info, ev, mt)",
+            "    vals = mt.values",
+            "    n = 0 if ev is None else ev.n_inspections",
+            "    q = (ev.score_sum / n).quantize(_Q2, _HU) if n > 0 else None",
+        ]
     names = []
     terms = []
     for i, (key, kind, attr, scale, weight, bands, lower) in enumerate(info.dims):
@@ -664,20 +678,54 @@ def _condition_checks(cond: Any, fig: Callable[[str], Decimal | None] | None) ->
 
 
 def direct_star(rb: Rulebook, fig: Callable[[str], Decimal | None]) -> tuple[int, list[dict[str, Any]]]:
-    """The star a month's figures earn under a direct policy, with the checks of every star
-    from the top (each ``{"key": "star", "level", "ok", "conditions": [...]}``); the engine,
-    the progress panel and the explanation all read these."""
+    """The star a month's figures earn under a direct policy, with the checks of the stars
+    from the top down to the one earned (each ``{"key": "star", "level", "ok",
+    "conditions": [...]}``): why not higher, and why this one. The engine, the progress panel
+    and the explanation all read these."""
     checks: list[dict[str, Any]] = []
-    earned: int | None = None
     for star in rb.policy.stars:
         conds = [c for cond in star.when for c in _condition_checks(cond, fig)]
         ok = all(c["ok"] for c in conds)
         checks.append({"key": "star", "level": star.level, "ok": ok, "conditions": conds})
-        if ok and earned is None:
-            earned = star.level
-    if earned is None:
-        earned = rb.policy.otherwise if rb.policy.otherwise is not None else rb.min_level
-    return earned, checks
+        if ok:
+            return star.level, checks
+    return (rb.policy.otherwise if rb.policy.otherwise is not None else rb.min_level), checks
+
+
+_OP_TESTS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "at_least": lambda x, v: x >= v, "above": lambda x, v: x > v, "at_most": lambda x, v: x <= v,
+    "below": lambda x, v: x < v, "equals": lambda x, v: x == v,
+}  # fmt: skip
+
+
+def _compile_stars(rb: Rulebook) -> tuple[tuple[int, tuple[tuple[str, str, Callable[..., bool], Decimal, str], ...]], ...]:
+    return tuple(
+        (star.level, tuple((name, c.op, _OP_TESTS[c.op], c.value, str(c.value)) for c in star.when for name in c.of))
+        for star in rb.policy.stars
+    )
+
+
+def _direct_fast(info: _Info, fig: Callable[[str], Decimal | None]) -> tuple[int, list[dict[str, Any]]]:
+    """:func:`direct_star` with the conditions prepared once per rulebook (proved equal to it by
+    the template tests and a property test)."""
+    checks: list[dict[str, Any]] = []
+    for level, conds in info.stars:
+        out = []
+        ok = True
+        for name, op, test, value, value_s in conds:
+            have = fig(name)
+            if have is None:
+                good = False
+                have_s = None
+            else:
+                good = test(have, value)
+                have_s = str(have)
+            ok = ok and good
+            out.append({"of": name, "op": op, "need": value_s, "have": have_s, "ok": good})
+        checks.append({"key": "star", "level": level, "ok": ok, "conditions": out})
+        if ok:
+            return level, checks
+    return info.otherwise, checks
 
 
 @functools.lru_cache(maxsize=4096)
@@ -811,6 +859,8 @@ def _figures(
     values = None if mt is None else mt.values
 
     def fig(name: str) -> Decimal | None:
+        if values is not None and name in values and name not in dims and name not in SPECIAL_FIGURES:
+            return values[name]
         return figure(name, values=values, dims=dims, composite=comp, evidence=ev, complaints=complaints)
 
     return fig
@@ -878,7 +928,7 @@ def _direct_result(
         level = prev
         params = {"n_inspections": ev.n_inspections, "min_inspections": info.min_insp, "has_metrics": mt is not None}
     else:
-        earned, checks = direct_star(rb, fig)
+        earned, checks = _direct_fast(info, fig)
         base = rb.policy.otherwise if rb.policy.otherwise is not None else rb.min_level
         if veto:
             earned = base

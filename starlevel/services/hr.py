@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Agent, HrDecisionRow, MonthResultRow, RulebookVersion
 from starlevel.domain import months as M
 from starlevel.domain.explain import explain_text
+from starlevel.domain.records import Explanation
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import EVENTS
 from starlevel.domain.rulebook import Problem, Rulebook, RulebookError, parse_rulebook, rulebook_to_document
@@ -211,13 +212,13 @@ def live_decisions(session: Session, month: str, agent_ids: Iterable[str]) -> di
 
 def _item(row: MonthResultRow, name: str, lang: str, decision: DecisionInfo | None, approval: bool) -> ReviewItem:
     result = recompute_service.row_to_result(row)
-    params = (row.explanation or {}).get("params") or {}
+    params = Explanation.of_json(row.explanation, row.rule).params
     section = _section_of(row.event, row.rule) or "none"
     return ReviewItem(
         agent_id=row.agent_id, name=name, team=row.team, track=row.track, month=row.month,
         level=row.level, next_level=row.next_level, event=row.event, rule=row.rule, section=section,
-        composite=row.composite, average=_dec(params.get("average")), target=_int(params.get("to")),
-        rank=_int(params.get("rank")), cap=_int(params.get("cap")), holding=_int(params.get("holding")),
+        composite=row.composite, average=_dec(params.average), target=_int(params.to if params.to is not None else params.earned),
+        rank=_int(params.rank), cap=_int(params.cap), holding=_int(params.holding),
         explanation=explain_text(result, lang), decision=decision,
         decidable=approval and row.event in ("promote", "hold"),
     )
@@ -504,7 +505,7 @@ def parse_candidate(text: str, effective_from: str) -> dict[str, Any]:
     if not M.is_month(effective_from or ""):
         problems.append(Problem("{path}: not a month (YYYY-MM): {value}", path="effective_from", value=repr(effective_from)))
     if not (text or "").strip():
-        raise RulebookError([*problems, Problem("{path}: must not be empty", path="document")])
+        raise RulebookError([*problems, Problem("document: empty")])
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import DefectType, RulebookVersion
+from starlevel.domain.ladder import rulebook_for
 from starlevel.domain.rulebook import (
     Rulebook,
     RulebookError,
@@ -66,11 +67,8 @@ def load_all(session: Session) -> list[Rulebook]:
 
 
 def for_month(rulebooks: list[Rulebook], month: str) -> Rulebook:
-    chosen = rulebooks[0]
-    for rb in rulebooks:
-        if rb.effective_from <= month:
-            chosen = rb
-    return chosen
+    """The version in force in ``month`` (the domain's one rule: :func:`ladder.rulebook_for`)."""
+    return rulebook_for(rulebooks, month)
 
 
 def current(session: Session, month: str | None = None) -> Rulebook:

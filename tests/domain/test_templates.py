@@ -304,3 +304,18 @@ def test_progress_of_a_direct_scheme_names_what_holds_the_star_back() -> None:
     assert p["direct"] and p["next_level"] == 5
     first = p["promotion"]["conditions"][0]
     assert first["of"] == "tech_support" and not first["ok"] and first["gap"] == "2" and first["need"] == "80"
+
+
+@pytest.mark.parametrize("name", ["fee-collection", "lowest-item", "mall-three-star"])
+def test_direct_fast_path_equals_the_reference(name: str) -> None:
+    import random
+
+    from starlevel.domain.ladder import _direct_fast, _Info, direct_star
+
+    rb = template_rulebook(name)
+    info = _Info(rb)
+    rnd = random.Random(name)
+    keys = [i.key for i in rb.inputs] + ["composite"]
+    for _ in range(500):
+        figures = {k: D(rnd.choice(["0", "1", "49.5", "50", "70", "80", "90", "100", "110", "115"])) for k in keys if rnd.random() > 0.05}
+        assert _direct_fast(info, figures.get) == direct_star(rb, figures.get)
