@@ -51,6 +51,8 @@ def test_hr_opens_quarters_and_years_and_downloads_them(live_server, new_page, s
     page.click(f"nav.tabs >> text={_('Rulebook')}")
     page.wait_for_load_state("networkidle")
     assert page.locator("#rb-periods").count() == 1
+    assert _fits(page)
+    screenshot(page, f"hr-rulebook-quarterly-{lang}")
     page.click(f"nav.tabs >> text={_('Quarters and years')}")
     page.wait_for_url("**/hr/periods")
     page.select_option("select[name=year]", "2024")

@@ -34,8 +34,9 @@ FACTS: dict[str, dict[str, list[str]]] = {
                       "zh": ["每项不低于85", "降到该月综合评分达到保级线的最高星级"]},
     "tenure-track": {"en": ["No star, 1★, 2★", "without a valid complaint", "Floors are off"],
                      "zh": ["无星, 1★, 2★", "无有效投诉", "不设保级线"]},
-    "fee-collection": {"en": ["Collection rate % at least 110", "Extra tasks done well: yes", "from the month's figures (direct)"],
-                       "zh": ["收费完成率不低于110", "领导交办任务完成良好：是", "按当月数据直接评定"]},
+    "fee-collection": {"en": ["Collection rate % at least 110", "Extra tasks done well: yes", "from the month's figures (direct)",
+                              "Coefficient by level"],
+                       "zh": ["收费完成率不低于110", "领导交办任务完成良好：是", "按当月数据直接评定", "按星级的系数"]},
     "lowest-item": {"en": ["each of Staff quality, Service quality, Technical support and Performance at least 80"],
                     "zh": ["员工素质、服务质量、技术支持、绩效考核均不低于80"]},
     "mall-three-star": {"en": ["each of Loyal to the company, Follows the rules", "No star"],
@@ -87,6 +88,7 @@ def test_the_rulebook_page_renders_every_template(client, session_factory, lang:
     for name, facts in FACTS.items():
         if name not in ("default", "mall-three-star", "tenure-track"):
             assert facts[lang][0] not in seen["default"], name
+    assert FACTS["fee-collection"][lang][-1] not in seen["default"]  # no coefficient by level there
 
 
 @pytest.mark.parametrize("role", ["agent", "inspector", "hr", "admin"])
