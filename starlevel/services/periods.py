@@ -15,7 +15,7 @@ from starlevel.domain.periods import awards, period_scores
 from starlevel.domain.rulebook import Period, Rulebook
 from starlevel.services import rulebooks
 from starlevel.services.hr import csv_stream
-from starlevel.services.recompute import row_to_result
+from starlevel.services.recompute import load_prior
 
 __all__ = ["Column", "YearReport", "neutralise", "report_csv_stream", "year_report", "years_with_results"]
 
@@ -107,13 +107,11 @@ def year_report(session: Session, year: int | None, lang: str) -> YearReport:
     rb = rulebooks.for_month(books, last) if books and last else None
     if rb is None or not (rb.periods or rb.awards):
         return YearReport(year, years, rb, [], [], [])
-    rows = session.execute(
-        select(MonthResultRow, Agent.name)
-        .join(Agent, Agent.agent_id == MonthResultRow.agent_id)
-        .where(MonthResultRow.month >= f"{year}-01", MonthResultRow.month <= f"{year}-12")
-    ).all()
-    results = [row_to_result(r) for r, _name in rows]
-    names = {r.agent_id: (name, r.team) for r, name in rows}
+    # The year's stored results without explanations, item scores or pay (not needed here).
+    by_agent = load_prior(session, f"{year + 1}-01", 12)
+    results = [r for rows in by_agent.values() for r in rows]
+    agent_names = dict(session.execute(select(Agent.agent_id, Agent.name)).tuples().all())
+    names = {aid: (agent_names.get(aid, ""), rows[-1].team) for aid, rows in by_agent.items()}
     columns = _columns(rb.periods, year, lang)
     grades = {p.key: {b.key: (b.name_zh if lang == "zh" else b.name_en) or b.key for b in p.grades} for p in rb.periods}
     scores = {(s.agent_id, s.period, s.label): s for s in period_scores(rb, results)}
