@@ -119,3 +119,13 @@ def test_condition_and_range_phrases() -> None:
     c = Condition(("composite",), "below", Decimal("60"))
     assert condition_text(rb, c, "en") == "composite below 60"
     assert condition_text(rb, c, "zh") == "综合评分低于60"
+
+
+def test_mean_min_max_items() -> None:
+    from starlevel.domain.rulebook import Dimension
+
+    rb = template_rulebook("lowest-item")
+    for source, en, zh in (("mean", "the mean of", "平均值"), ("min", "the lowest of", "最低值"), ("max", "the highest of", "最高值")):
+        d = Dimension(key="x", source=source, weight=Decimal(1), of=("staff_quality", "tech_support"))
+        assert item_how(rb, d, "en") == f"{en} Staff quality and Technical support"
+        assert item_how(rb, d, "zh") == f"员工素质、技术支持的{zh}"
