@@ -52,6 +52,7 @@ def phase_import(args: argparse.Namespace) -> dict:
     from starlevel.db.migrate import upgrade
     from starlevel.services import rulebooks
     from starlevel.services.importer import import_table
+    from starlevel.services.tabular import BULK_LIMITS
 
     upgrade(args.url)
     folder = OUT / f"data-{args.agents}x{args.months}"
@@ -63,7 +64,7 @@ def phase_import(args: argparse.Namespace) -> dict:
         with session_scope(factory) as s:
             rulebooks.ensure_default(s)
             res = import_table(s, kind, data, filename=f"{kind}.csv", actor="bench",
-                               rulebook=rulebooks.current(s), today=date(2026, 11, 25))
+                               rulebook=rulebooks.current(s), today=date(2026, 11, 25), limits=BULK_LIMITS)
         dt = time.perf_counter() - t
         figures[kind] = {"rows": res.rows, "seconds": round(dt, 2), "rows_per_s": round(res.rows / dt)}
     return figures
@@ -76,13 +77,14 @@ def phase_reimport(args: argparse.Namespace) -> dict:
     from starlevel.db.engine import session_scope
     from starlevel.services import rulebooks
     from starlevel.services.importer import import_table
+    from starlevel.services.tabular import BULK_LIMITS
 
     folder = OUT / f"data-{args.agents}x{args.months}"
     data = (folder / "inspections.csv").read_bytes()
     t = time.perf_counter()
     with session_scope(_factory(args.url)) as s:
         res = import_table(s, "inspections", data, filename="inspections.csv", actor="bench",
-                           rulebook=rulebooks.current(s), today=date(2026, 11, 25))
+                           rulebook=rulebooks.current(s), today=date(2026, 11, 25), limits=BULK_LIMITS)
     dt = time.perf_counter() - t
     return {"rows": res.rows, "inserted": res.inserted, "seconds": round(dt, 2), "rows_per_s": round(res.rows / dt)}
 

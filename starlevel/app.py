@@ -8,7 +8,6 @@ from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
-from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.openapi.config import OpenAPIConfig
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin, SQLAlchemySyncConfig, SyncSessionConfig
 from litestar.plugins.htmx import HTMXPlugin
@@ -23,10 +22,13 @@ from starlevel.paths import static_dir, templates_dir
 from starlevel.plugins import StarLevelCLIPlugin
 from starlevel.settings import Settings
 from starlevel.web import routes
-from starlevel.web.auth import retrieve_user
+from starlevel.web.auth import csrf_bound_to_session, keep_csrf_cookie_bound, retrieve_user
 from starlevel.web.background import RecomputeWorker
+from starlevel.web.headers import add_security_headers
 from starlevel.web.render import is_htmx, render
-from starlevel.web.store import DatabaseStore, prepare_sessions_database, sessions_engine_url
+from starlevel.web.store import (
+    DatabaseStore, RotatingSessionBackend, RotatingSessionConfig, prepare_sessions_database, sessions_engine_url,
+)
 
 SESSION_MAX_AGE = 12 * 3600
 # Paths reachable without signing in.
@@ -76,16 +78,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         create_all=False,
     )
 
-    session_config = ServerSideSessionConfig(
+    session_config = RotatingSessionConfig(
         max_age=SESSION_MAX_AGE, samesite="lax", secure=settings.secure_cookies, renew_on_access=True,
     )
-    auth = SessionAuth[Any, ServerSideSessionBackend](
+    auth = SessionAuth[Any, RotatingSessionBackend](
         retrieve_user_handler=retrieve_user,
         session_backend_config=session_config,
         exclude=PUBLIC,
     )
 
-    worker = RecomputeWorker(factory)
+    # Deferring servers poll for requests; the others still run any left by a crash.
+    worker = RecomputeWorker(factory, keep_polling=settings.defer_recompute)
 
     def on_shutdown(app: Litestar) -> None:
         engine.dispose()
@@ -99,8 +102,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State({"session_factory": factory, "settings": settings, "engine": engine}),
         stores={"sessions": store},
         on_app_init=[auth.on_app_init],
-        on_startup=[worker.start] if settings.defer_recompute else [],
-        on_shutdown=[worker.stop, on_shutdown] if settings.defer_recompute else [on_shutdown],
+        guards=[csrf_bound_to_session],
+        before_send=[keep_csrf_cookie_bound, add_security_headers],
+        on_startup=[worker.start],
+        on_shutdown=[worker.stop, on_shutdown],
         plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), StarLevelCLIPlugin()],
         template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine),
         csrf_config=CSRFConfig(

@@ -39,6 +39,16 @@ class Context:
 
         return session_scope(self.factory)
 
+    def catch_up(self) -> None:
+        """Run the recomputes still owed by deferred changes (a server that crashed or is
+        busy with them), so that what this command reads is current. Progress goes to stderr."""
+        from starlevel.services.recompute import run_pending
+
+        stats = run_pending(self.factory, wait=True)
+        if stats is not None and stats.start:
+            click.echo(f"applied pending changes first: re-evaluated from {stats.start} "
+                       f"({stats.results} agent-months in {stats.seconds:.2f}s)", err=True)
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -87,12 +97,22 @@ def db_upgrade(c: Context) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--actor", default="cli", show_default=True, help="Name recorded in the audit log.")
 @click.option("--no-recompute", is_flag=True, help="Only store the rows; recompute later.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Language of the problems listed when the file is rejected.")
 @pass_ctx
-def import_cmd(c: Context, kind: str, file: Path, actor: str, no_recompute: bool) -> None:
+def import_cmd(c: Context, kind: str, file: Path, actor: str, no_recompute: bool, lang: str) -> None:
     from starlevel.services import rulebooks
-    from starlevel.services.importer import ImportRejected, import_table
+    from starlevel.services.importer import ImportRejected, RowError, import_table
+    from starlevel.services.tabular import BULK_LIMITS, TableError, check_size
+
     from starlevel.services.recompute import recompute
 
+    try:
+        check_size(file.stat().st_size, BULK_LIMITS)  # before reading it into memory
+    except TableError as exc:
+        rejected = ImportRejected([RowError(0, "", exc.problem, exc.code, exc.params)], filename=file.name)
+        _print_rejected(file, rejected, lang)
+        sys.exit(1)
     data = file.read_bytes()
     interactive = sys.stderr.isatty()
 
@@ -106,15 +126,13 @@ def import_cmd(c: Context, kind: str, file: Path, actor: str, no_recompute: bool
             rulebooks.ensure_default(session)
             result = import_table(
                 session, kind, data, filename=file.name, actor=actor,
-                rulebook=rulebooks.current(session), progress=progress,
+                rulebook=rulebooks.current(session), progress=progress, limits=BULK_LIMITS,
             )
             stats = None
             if result.first_affected_month and not no_recompute:
                 stats = recompute(session, start=result.first_affected_month)
     except ImportRejected as rejected:
-        click.echo(f"{file}: rejected, nothing was written. {len(rejected.errors)} problem(s):", err=True)
-        for err in rejected.errors:
-            click.echo(f"  {err}", err=True)
+        _print_rejected(file, rejected, lang)
         sys.exit(1)
     click.echo(
         f"{file.name}: {result.rows} rows, {result.inserted} new, {result.updated} changed, "
@@ -122,6 +140,13 @@ def import_cmd(c: Context, kind: str, file: Path, actor: str, no_recompute: bool
     )
     if stats is not None and stats.start:
         click.echo(f"recomputed from {stats.start}: {stats.results} agent-months in {stats.seconds:.2f}s")
+
+
+def _print_rejected(file: Path, rejected: object, lang: str) -> None:
+    from starlevel.services.importer import rejection_lines
+
+    for line in rejection_lines(str(file), rejected.errors, lang):  # type: ignore[attr-defined]
+        click.echo(line, err=True)
 
 
 @cli.command(help="Re-evaluate the ladder (from a month on, or everything).")
@@ -154,12 +179,29 @@ def export() -> None:
 def export_ladder(c: Context, fmt: str, month: str | None, out: Path | None, lang: str) -> None:
     from starlevel.services.export import write_ladder_csv
 
+    c.catch_up()
     with c.session() as session:
         if out is None:
             write_ladder_csv(session, sys.stdout, month=month, lang=lang)
             return
         with out.open("w", encoding="utf-8", newline="") as fh:
             n = write_ladder_csv(session, fh, month=month, lang=lang)
+    click.echo(f"wrote {n} rows to {out}", err=True)
+
+
+@export.command("metrics", help="The stored monthly inputs, in the import format (agent_id, month, one column per input).")
+@click.option("--month", callback=_month, help="Only this month (YYYY-MM).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@pass_ctx
+def export_metrics(c: Context, month: str | None, out: Path | None) -> None:
+    from starlevel.services.export import write_metrics_csv
+
+    with c.session() as session:
+        if out is None:
+            write_metrics_csv(session, sys.stdout, month=month)
+            return
+        with out.open("w", encoding="utf-8", newline="") as fh:
+            n = write_metrics_csv(session, fh, month=month)
     click.echo(f"wrote {n} rows to {out}", err=True)
 
 
@@ -171,6 +213,7 @@ def export_ladder(c: Context, fmt: str, month: str | None, out: Path | None, lan
 def explain(c: Context, agent_id: str, month: str | None, lang: str) -> None:
     from starlevel.services.reports import explain_lines
 
+    c.catch_up()
     with c.session() as session:
         lines = explain_lines(session, agent_id, month=month, lang=lang)
     if lines is None:
@@ -265,34 +308,60 @@ def rulebook_list(c: Context) -> None:
             click.echo(f"v{r.version}\tfrom {r.effective_from}\t{r.label}\t{r.created_by}\t{r.note}")
 
 
-@rulebook.command("load", help="Validate FILE (TOML) and store it as a new version from a month on.")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@rulebook.command("templates", help="List the rulebook templates that ship with StarLevel.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+def rulebook_templates(lang: str) -> None:
+    from starlevel.domain.templates import list_templates
+
+    infos = list_templates()
+    width = max(len(t.name) for t in infos)
+    for t in infos:
+        click.echo(f"{t.name:<{width}}  {t.source}  {t.summary(lang)}")
+
+
+@rulebook.command(
+    "load",
+    help="Validate a rulebook and store it as a new version from a month on. SOURCE is the name of a "
+         "template (see `rulebook templates`) or the path of a TOML file.",
+)
+@click.argument("source")
 @click.option("--effective-from", required=True, callback=_month)
 @click.option("--note", default="")
 @click.option("--actor", default="cli", show_default=True)
 @pass_ctx
-def rulebook_load(c: Context, file: Path, effective_from: str, note: str, actor: str) -> None:
+def rulebook_load(c: Context, source: str, effective_from: str, note: str, actor: str) -> None:
     import tomllib
 
     from starlevel.domain.rulebook import RulebookError
+    from starlevel.domain.templates import TEMPLATE_NAMES, is_template, template_text
     from starlevel.services import rulebooks as store
     from starlevel.services.recompute import recompute as rc
 
-    try:
-        document = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{file}: {exc}") from exc
+    file = Path(source)
+    if file.is_file():
+        label = file.stem
+        try:
+            document = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"{file}: {exc}") from exc
+    elif is_template(source):
+        label = source
+        document = tomllib.loads(template_text(source))
+    else:
+        raise click.ClickException(
+            f"{source!r} is neither a file nor a template; the templates are: {', '.join(TEMPLATE_NAMES)}"
+        )
     try:
         with c.session() as session:
             store.ensure_default(session)
-            rb = store.add_version(session, document, effective_from=effective_from, actor=actor, label=file.stem, note=note)
+            rb = store.add_version(session, document, effective_from=effective_from, actor=actor, label=label, note=note)
             rc(session, start=effective_from)
     except RulebookError as exc:
-        click.echo(f"{file}: rejected, {len(exc.problems)} problem(s):", err=True)
+        click.echo(f"{source}: rejected, {len(exc.problems)} problem(s):", err=True)
         for p in exc.problems:
             click.echo(f"  {p}", err=True)
         sys.exit(1)
-    click.echo(f"stored rulebook v{rb.version} effective from {effective_from}; recomputed")
+    click.echo(f"stored rulebook v{rb.version} ({label}) effective from {effective_from}; recomputed")
 
 
 # ------------------------------------------------------------------ users
@@ -369,7 +438,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     if workers > 1 and not os.environ.get("STARLEVEL_SECRET_KEY"):
         # Every worker process must sign CSRF tokens with the same key.
         os.environ["STARLEVEL_SECRET_KEY"] = settings.secret_key
-    uvicorn.run("starlevel.app:create_app", factory=True, host=host, port=port, log_level="info", workers=workers)
+    # proxy_headers off: the app itself believes X-Forwarded-For only from STARLEVEL_TRUSTED_PROXIES.
+    uvicorn.run("starlevel.app:create_app", factory=True, host=host, port=port, log_level="info", workers=workers,
+                proxy_headers=False)
 
 
 @cli.command(help="Serve the web app on whatever DATABASE_URL holds.")

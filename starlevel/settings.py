@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def normalise_database_url(url: str) -> str:
@@ -28,6 +31,17 @@ def default_database_url() -> str:
     return "sqlite:///" + str(Path.cwd() / "starlevel.sqlite3")
 
 
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """``"10.0.0.1, 192.168.0.0/16 ::1"`` -> networks; a bad entry is an error, not ignored."""
+    found: list[IPNetwork] = []
+    for item in text.replace(",", " ").split():
+        try:
+            found.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"STARLEVEL_TRUSTED_PROXIES: {item!r} is not an IP address or network") from exc
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=default_database_url)
@@ -37,6 +51,8 @@ class Settings:
     secure_cookies: bool = False
     # Run company-wide recomputes owed by a save after the response (background worker).
     defer_recompute: bool = False
+    # Reverse proxies whose X-Forwarded-For is believed; nobody else's is.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -47,6 +63,7 @@ class Settings:
             debug=os.environ.get("STARLEVEL_DEBUG", "") in {"1", "true", "yes"},
             secure_cookies=os.environ.get("STARLEVEL_SECURE_COOKIES", "") in {"1", "true", "yes"},
             defer_recompute=os.environ.get("STARLEVEL_DEFER_RECOMPUTE", "1") not in {"0", "false", "no"},
+            trusted_proxies=parse_networks(os.environ.get("STARLEVEL_TRUSTED_PROXIES", "")),
         )
 
     @property

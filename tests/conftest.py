@@ -52,16 +52,20 @@ def _template(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     return str(path)
 
 
+def new_pg_database(cluster: object, *, template: str | None = None) -> str:
+    """Create a fresh database on the test cluster (a copy of ``template``, or empty)."""
+    name = f"t{os.getpid()}_{next(_counter)}"
+    admin = make_engine(cluster.url(), pool=False).execution_options(isolation_level="AUTOCOMMIT")  # type: ignore[attr-defined]
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f" TEMPLATE {template}" if template else "")))
+    admin.dispose()
+    return cluster.url(name)  # type: ignore[attr-defined,no-any-return]
+
+
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, _template: str, tmp_path: Path) -> str:
     if TEST_DB == "postgres":
-        cluster = request.getfixturevalue("_pg_cluster")
-        name = f"t{os.getpid()}_{next(_counter)}"
-        admin = make_engine(cluster.url(), pool=False).execution_options(isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE starlevel_template'))
-        admin.dispose()
-        return cluster.url(name)
+        return new_pg_database(request.getfixturevalue("_pg_cluster"), template="starlevel_template")
     path = tmp_path / "starlevel.sqlite3"
     shutil.copyfile(_template, path)
     return f"sqlite:///{path}"
@@ -112,6 +116,16 @@ def client(app):  # type: ignore[no-untyped-def]
 
     with TestClient(app=app, base_url="http://testserver.local") as c:
         yield c
+
+
+@pytest.fixture
+def cheap_hashes(monkeypatch):  # type: ignore[no-untyped-def]
+    """Sign-in is not under test: hash passwords quickly."""
+    from argon2 import PasswordHasher
+
+    from starlevel.services import users
+
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 def csrf_token(client) -> str:  # type: ignore[no-untyped-def]

@@ -4,7 +4,6 @@ a full recompute gives."""
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 from sqlalchemy import func, select
@@ -14,6 +13,7 @@ from starlevel.db.models import MonthResultRow, RecomputeRequest
 from starlevel.services import inspections, synth
 from starlevel.services.recompute import pending_from, recompute, run_pending
 from starlevel.settings import Settings
+from tests.catchup import assert_equals_full_recompute, wait_until_caught_up
 from tests.test_incremental import _load, snapshot
 
 
@@ -68,16 +68,8 @@ def test_web_save_returns_before_the_company_wide_recompute(db_url, session_fact
                                                   "contact_ref": "deferred-web", "defects": [{"code": "T3-02"}]},
                         headers={"x-csrftoken": client.cookies["csrftoken"]})
         assert r.status_code == 201, r.text
-        deadline = time.monotonic() + 60  # the worker polls twice a second
-        while True:
-            with session_scope(session_factory) as s:
-                if pending_from(s) is None:
-                    break
-            assert time.monotonic() < deadline, "the background worker never caught up"
-            time.sleep(0.2)
+        wait_until_caught_up(session_factory)  # the worker polls twice a second
     with session_scope(session_factory) as s:
         row = s.get(MonthResultRow, (agent_id, month))
         assert "T3-02" in row.red_line_codes and row.event in ("demote", "review")
-        caught_up = snapshot(s)
-        recompute(s)
-        assert snapshot(s) == caught_up
+    assert_equals_full_recompute(session_factory)

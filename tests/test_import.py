@@ -73,11 +73,18 @@ def snapshot(engine) -> dict[str, list[tuple]]:
             InspectionDefect.inspection_id, InspectionDefect.position, InspectionDefect.code,
         ).order_by(InspectionDefect.inspection_id, InspectionDefect.position)).all()
         metrics = conn.execute(select(
-            MonthlyMetrics.agent_id, MonthlyMetrics.month, MonthlyMetrics.satisfaction,
-            MonthlyMetrics.efficiency, MonthlyMetrics.attitude, MonthlyMetrics.complaints,
+            MonthlyMetrics.agent_id, MonthlyMetrics.month, MonthlyMetrics.values,
         ).order_by(MonthlyMetrics.agent_id, MonthlyMetrics.month)).all()
     return {"agents": [tuple(r) for r in agents], "inspections": [tuple(r) for r in inspections],
-            "defects": [tuple(r) for r in defects], "metrics": [tuple(r) for r in metrics]}
+            "defects": [tuple(r) for r in defects], "metrics": [_legacy_metrics(*r) for r in metrics]}
+
+
+def _legacy_metrics(agent_id: str, month: str, values: dict[str, str]) -> tuple:
+    """A stored row of the default rulebook's four inputs as (agent, month, sat, eff, att, complaints)."""
+    assert set(values) == {"satisfaction", "efficiency", "attitude", "complaints"}
+    assert all(isinstance(v, str) for v in values.values())
+    return (agent_id, month, Decimal(values["satisfaction"]), Decimal(values["efficiency"]),
+            int(values["attitude"]), int(values["complaints"]))
 
 
 def audit_rows(engine) -> list[AuditEntry]:

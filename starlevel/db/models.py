@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     LargeBinary,
     Date,
@@ -63,6 +64,33 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if value is None:
             return None
         return Decimal(str(value)) if not isinstance(value, Decimal) else value
+
+
+class InputValues(TypeDecorator[dict[str, str]]):
+    """One agent-month's inputs: a JSON object of decimal strings keyed by input key.
+
+    JSONB on PostgreSQL, JSON text on SQLite. Bulk readers cast the column to text and
+    parse it with orjson themselves; this type serves ORM reads and writes."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return {str(k): str(v) for k, v in value.items()}
+
+    def process_result_value(self, value: Any, dialect: Any) -> dict[str, str] | None:
+        if value is None:
+            return None
+        return {str(k): str(v) for k, v in value.items()}
 
 
 NAMING = {
@@ -162,10 +190,8 @@ class MonthlyMetrics(Base):
 
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.agent_id"), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    satisfaction: Mapped[Decimal] = mapped_column(ExactDecimal(6, 2))
-    efficiency: Mapped[Decimal] = mapped_column(ExactDecimal(6, 2))
-    attitude: Mapped[int] = mapped_column(Integer)
-    complaints: Mapped[int] = mapped_column(Integer, default=0)
+    # Input key -> decimal string, as declared by the rulebook in force for the month.
+    values: Mapped[dict[str, str]] = mapped_column("values", InputValues)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (Index("ix_monthly_metrics_month", "month"),)
@@ -259,6 +285,20 @@ class RecomputeRequest(Base):
     done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     __table_args__ = (Index("ix_recompute_requests_done", "done_at"),)
+
+
+class IdCounter(Base):
+    """A named running number (``inspection``: the number in web-entered inspection ids).
+
+    On SQLite it is advanced inside the saving transaction (SQLite has one writer at a
+    time anyway); PostgreSQL uses the sequence ``inspection_number_seq`` instead, which
+    never makes concurrent saves wait for each other. See services.inspections.
+    """
+
+    __tablename__ = "id_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class User(Base):

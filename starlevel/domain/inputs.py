@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["INPUT_KINDS", "InputProblem", "InputSpec", "LEGACY_INPUTS", "parse_input"]
+__all__ = ["INPUT_KINDS", "InputProblem", "InputSpec", "LEGACY_INPUTS", "format_decimal", "parse_input"]
 
 #: kind -> (min, max, decimals) defaults
 INPUT_KINDS: dict[str, tuple[Decimal | None, Decimal | None, int]] = {
@@ -27,6 +27,7 @@ INPUT_KINDS: dict[str, tuple[Decimal | None, Decimal | None, int]] = {
     "number": (None, None, 4),
 }
 
+_LONG_NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _NUMBER = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,15})?$")
 
 
@@ -80,9 +81,30 @@ def _range_text(spec: InputSpec) -> str:
     return "any number"
 
 
+def _range_phrase(spec: InputSpec) -> str:
+    """`` from 1 to 5`` / `` (0 or more)`` / nothing: appended to "is not a … number"."""
+    if spec.min is not None and spec.max is not None:
+        return f" from {spec.min} to {spec.max}"
+    if spec.min is None and spec.max is None:
+        return ""
+    return f" ({_range_text(spec)})"
+
+
+def _not_a_number(spec: InputSpec, text: str) -> InputProblem:
+    params = {"value": text, "range": _range_phrase(spec)}
+    if spec.kind in ("count", "rating", "yesno") or spec.decimals == 0:
+        return InputProblem("input.not_whole", "{value!r} is not a whole number{range}", params)
+    return InputProblem("input.not_number", "{value!r} is not a decimal number{range}", params)
+
+
 def parse_input(spec: InputSpec, text: str) -> Decimal | InputProblem:
     """The value of one cell, or why it is not one. ``text`` is stripped by the caller;
-    an empty text is a problem here (the caller decides whether the input is optional)."""
+    an empty text is a problem here (the caller decides whether the input is optional).
+
+    The value is returned with exactly ``spec.decimals`` places (``92.5`` -> ``92.50``),
+    so a value is stored the same way however it was typed, and importing a file again
+    compares equal. A minus sign where the range starts at 0 or above, and every problem
+    of a whole-number input, read as "is not a … number" with the range."""
     if text == "":
         return InputProblem("input.empty", "is empty; a value is required")
     if spec.kind == "yesno":
@@ -91,21 +113,27 @@ def parse_input(spec: InputSpec, text: str) -> Decimal | InputProblem:
             text = "1"
         elif low in ("no", "n", "false", "否"):
             text = "0"
-    if not _NUMBER.match(text):
-        if spec.kind in ("count", "rating", "yesno") or spec.decimals == 0:
-            return InputProblem("input.not_whole", "{value!r} is not a whole number", {"value": text})
-        return InputProblem("input.not_number", "{value!r} is not a decimal number", {"value": text})
+    if _LONG_NUMBER.match(text) and not _NUMBER.match(text):
+        return InputProblem("input.too_long", "{value!r} has too many digits (at most 15 before and 15 after the point)",
+                            {"value": text[:40] + ("…" if len(text) > 40 else "")})
+    if not _NUMBER.match(text) or (text[0] == "-" and spec.min is not None and spec.min >= 0):
+        return _not_a_number(spec, text)
     value = Decimal(text)
     places = len(text.split(".", 1)[1].rstrip("0")) if "." in text else 0
     if places > spec.decimals:
         if spec.decimals == 0:
-            return InputProblem("input.not_whole", "{value!r} is not a whole number", {"value": text})
+            return _not_a_number(spec, text)
         return InputProblem(
             "input.decimals", "{value!r} has more than {places} decimal places", {"value": text, "places": spec.decimals}
         )
-    if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+    below = spec.min is not None and value < spec.min
+    if below or (spec.max is not None and value > spec.max):
+        if spec.decimals == 0:
+            return _not_a_number(spec, text)
+        bound = spec.min if below else spec.max
         return InputProblem(
-            "input.range", "{value!r} is out of range (allowed: {range})", {"value": text, "range": _range_text(spec)}
+            "input.range", "{value!r} is " + ("below" if below else "above") + " {bound} (allowed: {range})",
+            {"value": text, "bound": str(bound), "range": _range_text(spec)},
         )
     if spec.allowed and value not in spec.allowed:
         return InputProblem(
@@ -113,6 +141,14 @@ def parse_input(spec: InputSpec, text: str) -> Decimal | InputProblem:
             "{value!r} is not one of the allowed values ({allowed})",
             {"value": text, "allowed": ", ".join(str(a) for a in spec.allowed)},
         )
-    if spec.kind == "yesno" or spec.decimals == 0:
-        return value.quantize(Decimal(1))
-    return value
+    try:
+        value = value.quantize(Decimal(1).scaleb(-spec.decimals))
+    except InvalidOperation:  # more digits than a decimal context holds
+        return _not_a_number(spec, text)
+    return abs(value) if value.is_zero() else value
+
+
+def format_decimal(value: Decimal) -> str:
+    """``value`` in plain notation (never ``1E+2``), as values are stored."""
+    text = str(value)
+    return format(value, "f") if "E" in text else text

@@ -45,10 +45,6 @@ def list_users(session: Session) -> list[UserLine]:
     return [UserLine(*r) for r in rows]
 
 
-def _password_problem(password: str) -> str | None:
-    return "too_short" if len(password or "") < users.MIN_PASSWORD else None
-
-
 def create_user(session: Session, *, username: str, role: str, agent_id: str, password: str, actor: str) -> User:
     """Create a login; raises AdminError naming every bad field (nothing is written then)."""
     username = (username or "").strip()
@@ -66,7 +62,7 @@ def create_user(session: Session, *, username: str, role: str, agent_id: str, pa
         problems["agent_id"] = "not_agent_role"
     if agent_id and "agent_id" not in problems and session.get(Agent, agent_id) is None:
         problems["agent_id"] = "unknown"
-    if (p := _password_problem(password)) is not None:
+    if (p := users.password_problem(password)) is not None:
         problems["password"] = p
     if problems:
         raise AdminError(problems)
@@ -82,7 +78,7 @@ def _existing(session: Session, username: str) -> User:
 
 def reset_password(session: Session, username: str, password: str, *, actor: str) -> None:
     _existing(session, username)
-    if (p := _password_problem(password)) is not None:
+    if (p := users.password_problem(password)) is not None:
         raise AdminError({"password": p})
     users.set_password(session, username, password, actor=actor)
 

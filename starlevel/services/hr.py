@@ -8,7 +8,6 @@ and pages every list, so a company of 10,000 agents stays fast. Money and scores
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -32,7 +31,7 @@ from starlevel.domain.model import EVENTS
 from starlevel.domain.rulebook import Problem, Rulebook, RulebookError, parse_rulebook, rulebook_to_document
 from starlevel.services import corrections, recompute as recompute_service, rulebooks as rulebook_store
 from starlevel.services.corrections import CorrectionError
-from starlevel.services.export import LADDER_COLUMNS, ladder_rows
+from starlevel.services.export import LADDER_COLUMNS, SafeWriter, ladder_rows
 
 __all__ = [
     "SECTIONS",
@@ -370,7 +369,7 @@ def decide_and_recompute(session: Session, agent_id: str, month: str, *, action:
 def csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: bool = True, chunk: int = 500) -> Iterator[bytes]:
     """Encode rows as UTF-8 CSV in chunks (a BOM first, so Excel reads Chinese names right)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
+    writer = SafeWriter(buf, lineterminator="\r\n")  # formula-like cells neutralised
     if bom:
         buf.write(BOM)
     writer.writerow(header)

@@ -30,13 +30,16 @@ from decimal import Decimal
 from sqlite3 import SQLITE_LIMIT_VARIABLE_NUMBER
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, tuple_, update
+import orjson
+from sqlalchemy import Connection, Table, Text, bindparam, cast, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect, MonthlyMetrics, utcnow
+from starlevel.domain.inputs import InputProblem, format_decimal, parse_input
 from starlevel.domain.model import CHANNELS
-from starlevel.services import audit
-from starlevel.services.tabular import EXTRA, TableError, read_table
+from starlevel.services import audit, file_problems
+from starlevel.services import rulebooks as rulebook_store
+from starlevel.services.tabular import EXTRA, UPLOAD_LIMITS, Limits, TableError, read_table
 from starlevel.services.tabular import Table as TabularTable
 
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     "ImportResult",
     "RowError",
     "import_table",
+    "metrics_columns",
 ]
 
 Kind = Literal["agents", "inspections", "metrics"]
@@ -58,6 +62,12 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "inspections": (("inspection_id", "agent_id", "contact_on", "channel", "contact_ref", "inspector", "defect_codes"), ()),
     "metrics": (("agent_id", "month", "satisfaction", "efficiency", "attitude", "complaints"), ()),
 }
+# (The metrics columns above are those of the default rulebook; the columns of a file are
+# those of the rulebooks loaded, see metrics_columns.)
+
+#: Bounds of whole-number cells (the columns are 32-bit integers; beyond these a value is a typo).
+MAX_COMPLAINTS = 100_000
+MAX_PROBATION_MONTHS = 120
 
 #: At most this many problems are listed; one more entry says how many were left out.
 MAX_ERRORS = 1000
@@ -78,31 +88,70 @@ _LIMITS = {
 
 _IF_NOT_EXISTS = re.compile(r"^(CREATE\s+(?:UNIQUE\s+)?INDEX)\s+(?!IF\s)", re.IGNORECASE)
 _INT_RE = re.compile(r"^[0-9]+\Z")
-_DEC_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)?\Z")
-_CENT = Decimal("0.01")
-_HUNDRED = Decimal(100)
+#: Agent IDs: letters, digits, '-', '_' and '.', starting with a letter or digit, so that an
+#: ID is never a spreadsheet formula (=, +, -, @) nor needs quoting anywhere.
+_AGENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 
 
 # ------------------------------------------------------------------------------ results
 
 
+@dataclass(frozen=True, slots=True)
+class Msg:
+    """A problem as a code of :mod:`starlevel.services.file_problems` and its parameters."""
+
+    code: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, code: str, **params: Any) -> Msg:
+        return cls(code, tuple(params.items()))
+
+
+_EMPTY = Msg.of("cell.empty")
+
+
 @dataclass
 class RowError:
     """One problem. ``row`` is the row number in the file (header = 1); 0 means the file
-    as a whole or its header. ``column`` is empty when the problem is not about one column."""
+    as a whole or its header. ``column`` is empty when the problem is not about one column.
+    ``code`` and ``params`` name the problem (rendered in any language by :meth:`text`);
+    ``problem`` is its English sentence."""
 
     row: int
     column: str
     problem: str
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, row: int, column: str, code: str, params: dict[str, Any] | None = None) -> RowError:
+        params = params or {}
+        return cls(row, column, file_problems.render(code, params), code, params)
+
+    def where(self, lang: str = "en") -> str:
+        r = file_problems.render_for(lang)
+        if self.row > 0:
+            return r("where.row_column" if self.column else "where.row", {"row": self.row, "column": self.column})
+        return r("where.header_column" if self.column else "where.file", {"column": self.column})
+
+    def text(self, lang: str = "en") -> str:
+        """The problem alone, in ``lang``."""
+        if not self.code or lang == "en":
+            return self.problem
+        return file_problems.render_for(lang)(self.code, self.params)
+
+    def line(self, lang: str = "en") -> str:
+        return file_problems.render_for(lang)("where.line", {"where": self.where(lang), "problem": self.text(lang)})
 
     def __str__(self) -> str:
-        if self.row > 0:
-            where = f"row {self.row}"
-        else:
-            where = "header" if self.column else "file"
-        if self.column:
-            where += f", column {self.column}"
-        return f"{where}: {self.problem}"
+        return self.line("en")
+
+
+def rejection_lines(name: str, errors: list[RowError], lang: str = "en") -> list[str]:
+    """A rejected file's problems as lines of text in ``lang`` (the command line prints them)."""
+    r = file_problems.render_for(lang)
+    return [r("rejected.head", {"file": name, "count": len(errors)})] + [f"  {e.line(lang)}" for e in errors]
 
 
 class ImportRejected(Exception):
@@ -134,10 +183,10 @@ class _Errors:
         self.count = 0
         self.cap = cap
 
-    def add(self, row: int, column: str, problem: str) -> None:
+    def add(self, row: int, column: str, msg: Msg) -> None:
         self.count += 1
         if len(self.items) < self.cap:
-            self.items.append(RowError(row, column, problem))
+            self.items.append(RowError.of(row, column, msg.code, dict(msg.params)))
 
     def __bool__(self) -> bool:
         return self.count > 0
@@ -145,7 +194,7 @@ class _Errors:
     def listing(self) -> list[RowError]:
         items = sorted(self.items, key=lambda e: (e.row, e.column))
         if self.count > len(items):
-            items.append(RowError(0, "", f"… and {self.count - len(items)} more problems not listed"))
+            items.append(RowError.of(0, "", "errors.more", {"count": self.count - len(items)}))
         return items
 
 
@@ -156,47 +205,55 @@ def _month_text(d: date) -> str:
     return f"{d.year:04d}-{d.month:02d}"
 
 
-def _parse_date(text: str) -> date | str:
-    """A ``YYYY-MM-DD`` date, or the problem with ``text`` as a message."""
+def _parse_date(text: str) -> date | Msg:
+    """A ``YYYY-MM-DD`` date, or the problem."""
     digits = text[:4] + text[5:7] + text[8:]
     if len(text) != 10 or text[4] != "-" or text[7] != "-" or not (digits.isascii() and digits.isdigit()):
-        return f"{text!r} is not a date in the form YYYY-MM-DD"
+        return Msg.of("date.invalid", value=repr(text))
     try:
         return date.fromisoformat(text)
     except ValueError:
-        return f"{text!r} is not a real date (YYYY-MM-DD)"
+        return Msg.of("date.unreal", value=repr(text))
 
 
-def _parse_month(text: str) -> str | None:
+def _parse_month(text: str) -> Msg | None:
     """None when ``text`` is a real ``YYYY-MM`` month, else the problem."""
     digits = text[:4] + text[5:]
     if len(text) == 7 and text[4] == "-" and digits.isascii() and digits.isdigit():
         if 1 <= int(text[5:]) <= 12 and int(text[:4]) >= 1:
             return None
-        return f"{text!r} is not a real month (YYYY-MM)"
-    hint = ""
+        return Msg.of("month.unreal", value=repr(text))
     if isinstance(_parse_date(text), date):
-        hint = " (a spreadsheet may have turned the month into a date: format the column as text)"
-    return f"{text!r} is not a month in the form YYYY-MM{hint}"
+        return Msg.of("month.invalid_date_like", value=repr(text))
+    return Msg.of("month.invalid", value=repr(text))
 
 
-def _employment_problem(what: str, month: str, info: _AgentInfo) -> str | None:
+def _employment_problem(what: Any, month: str, info: _AgentInfo) -> Msg | None:
+    """``what``: text, or a ``(code, params)`` message of its own."""
     if month < info.hire_month:
-        return f"{what} is before agent {info.agent_id}'s hire month {info.hire_month} (hired_on {info.hired_on})"
+        return Msg.of("employment.before_hire", what=what, agent_id=info.agent_id, hire_month=info.hire_month,
+                      hired_on=str(info.hired_on))
     if info.left_on is not None and month > info.leave_month:
-        return f"{what} is after agent {info.agent_id}'s last month {info.leave_month} (left_on {info.left_on})"
+        return Msg.of("employment.after_leave", what=what, agent_id=info.agent_id, leave_month=info.leave_month,
+                      left_on=str(info.left_on))
     return None
 
 
-def _percent(text: str) -> Decimal | str:
-    if not _DEC_RE.match(text):
-        return f"{text!r} is not a decimal number from 0 to 100"
-    value = Decimal(text)
-    if value > _HUNDRED:
-        return f"{text!r} is above 100 (allowed: 0 to 100)"
-    if "." in text and len(text.split(".", 1)[1].rstrip("0")) > 2:
-        return f"{text!r} has more than 2 decimal places"
-    return value.quantize(_CENT)
+def _whole_number_problem(text: str, limit: int, code: str) -> Msg:
+    """Why ``text`` is not a whole number from 0 to ``limit``."""
+    if not text:
+        return _EMPTY
+    if _INT_RE.match(text):
+        return Msg.of("number.too_big", value=repr(text), limit=limit)
+    return Msg.of(code, value=repr(text))
+
+
+def _input_msg(problem: InputProblem) -> Msg:
+    """A monthly input's problem (domain.inputs) as a file problem of the same code."""
+    code = problem.code
+    if code == "input.range":
+        code = "input.range_below" if " is below " in problem.template else "input.range_above"
+    return Msg.of(code, **problem.params)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -364,36 +421,48 @@ def import_table(
     rulebook: Any,
     today: date | None = None,
     progress: Callable[[int, int], None] | None = None,
+    limits: Limits = UPLOAD_LIMITS,
+    own_inspector: str | None = None,
 ) -> ImportResult:
     """Check and import one file of ``kind`` (``agents``, ``inspections`` or ``metrics``).
 
     Raises :class:`ImportRejected` with every problem and writes nothing when any row is
     bad; otherwise writes in ``session`` without committing. ``progress(done, total)`` is
     called about every 50,000 checked rows and once when all rows are checked
-    (``total`` is an estimate until that last call).
+    (``total`` is an estimate until that last call). ``limits`` bound what reading the
+    file may cost (size, rows, columns, time; see :mod:`starlevel.services.tabular`).
+    ``own_inspector``: when given, every inspection's ``inspector`` must be this name (an
+    inspector uploads only their own findings; the uploader is recorded as ``created_by``).
     """
     if kind not in COLUMNS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(KINDS)}")
     today = today or date.today()
     try:
-        table = read_table(data, filename=filename)
+        table = read_table(data, filename=filename, limits=limits)
     except TableError as exc:
-        raise ImportRejected([RowError(exc.row, exc.column, exc.problem)], filename=filename, kind=kind) from None
+        raise ImportRejected([RowError(exc.row, exc.column, exc.problem, exc.code, exc.params)],
+                             filename=filename, kind=kind) from None
 
     errors = _Errors()
-    _check_header(kind, table.header, errors)
+    books: list[Any] = [rulebook]
+    columns = COLUMNS[kind]
+    if kind == "metrics":
+        books = rulebook_store.load_all(session) or books
+        columns = metrics_columns(books)
+    _check_header(kind, columns, table.header, errors)
     if errors:
         raise ImportRejected(errors.listing(), filename=filename, kind=kind)
 
     ctx = _Context(
         session=session, db=_Db(session), kind=kind, filename=filename, actor=actor, rulebook=rulebook,
         today=today, errors=errors, progress=progress, estimated=table.estimated_rows,
+        own_inspector=own_inspector, rulebooks=books,
     )
     runner = {"agents": _AgentsImport, "inspections": _InspectionsImport, "metrics": _MetricsImport}[kind](ctx)
     try:
         runner.check(table)
     except TableError as exc:
-        errors.add(exc.row, exc.column, exc.problem)
+        errors.add(exc.row, exc.column, Msg(exc.code, tuple(exc.params.items())))
     # The rows that passed are also checked against the database, so that one rejection
     # lists every problem of the file.
     runner.check_database()
@@ -402,21 +471,23 @@ def import_table(
     return runner.write()
 
 
-def _check_header(kind: str, header: list[str], errors: _Errors) -> None:
-    required, optional = COLUMNS[kind]
+def _check_header(
+    kind: str, columns: tuple[tuple[str, ...], tuple[str, ...]], header: list[str], errors: _Errors,
+) -> None:
+    required, optional = columns
     known = set(required) | set(optional)
     seen: set[str] = set()
     for i, name in enumerate(header, start=1):
         if not name:
-            errors.add(0, "", f"column {i} of the header has no name")
+            errors.add(0, "", Msg.of("header.unnamed", index=i))
         elif name in seen:
-            errors.add(0, name, "appears more than once in the header")
+            errors.add(0, name, Msg.of("header.duplicate"))
         elif name not in known:
-            errors.add(0, name, f"is not a column of {kind} files (the columns are: {', '.join(required + optional)})")
+            errors.add(0, name, Msg.of("header.unknown", kind=kind, columns=", ".join(required + optional)))
         seen.add(name)
     for name in required:
         if name not in seen:
-            errors.add(0, name, "required column is missing from the header")
+            errors.add(0, name, Msg.of("header.missing"))
 
 
 @dataclass
@@ -431,6 +502,8 @@ class _Context:
     errors: _Errors
     progress: Callable[[int, int], None] | None
     estimated: int
+    own_inspector: str | None = None
+    rulebooks: list[Any] = field(default_factory=list)
     rows: int = 0
     reason: str = field(init=False)
 
@@ -465,19 +538,18 @@ def _required(ctx: _Context, row: int, rec: dict[Any, Any], column: str) -> str 
     too long."""
     value = rec[column].strip()
     if not value:
-        ctx.errors.add(row, column, "is empty; a value is required")
+        ctx.errors.add(row, column, _EMPTY)
         return None
     limit = _LIMITS.get(column)
     if limit is not None and len(value) > limit:
-        ctx.errors.add(row, column, f"is {len(value)} characters long; at most {limit} are allowed")
+        ctx.errors.add(row, column, Msg.of("cell.too_long", length=len(value), limit=limit))
         return None
     return value
 
 
 def _extra_cells(ctx: _Context, row: int, extra: list[str] | None) -> bool:
     if extra:
-        ctx.errors.add(row, "", f"has {len(extra)} value(s) beyond the last column of the header: "
-                                f"{', '.join(repr(v) for v in extra[:3])}")
+        ctx.errors.add(row, "", Msg.of("cell.extra", count=len(extra), values=", ".join(repr(v) for v in extra[:3])))
         return True
     return False
 
@@ -512,22 +584,25 @@ class _AgentsImport:
                 ctx.tick(n)
             bad = _extra_cells(ctx, row, rec.get(EXTRA))
             agent_id = _required(ctx, row, rec, "agent_id")
+            if agent_id is not None and not _AGENT_ID_RE.match(agent_id):
+                err(row, "agent_id", Msg.of("cell.unsafe_id", value=repr(agent_id)))
+                agent_id = None
             name = _required(ctx, row, rec, "name")
             team = _required(ctx, row, rec, "team")
             track = rec["track"].strip()
             if not track:
-                err(row, "track", "is empty; a value is required")
+                err(row, "track", _EMPTY)
                 bad = True
             elif track not in tracks:
-                err(row, "track", f"{track!r} is not a track of the rulebook ({', '.join(tracks)})")
+                err(row, "track", Msg.of("track.unknown", value=repr(track), tracks=", ".join(tracks)))
                 bad = True
             hired_text = rec["hired_on"].strip()
             hired_on: date | None = None
             if not hired_text:
-                err(row, "hired_on", "is empty; a value is required")
+                err(row, "hired_on", _EMPTY)
             else:
                 parsed = _parse_date(hired_text)
-                if isinstance(parsed, str):
+                if isinstance(parsed, Msg):
                     err(row, "hired_on", parsed)
                 else:
                     hired_on = parsed
@@ -535,13 +610,13 @@ class _AgentsImport:
             left_on: date | None = None
             if left_text:
                 parsed = _parse_date(left_text)
-                if isinstance(parsed, str):
+                if isinstance(parsed, Msg):
                     err(row, "left_on", parsed)
                     bad = True
                 else:
                     left_on = parsed
                     if hired_on is not None and left_on < hired_on:
-                        err(row, "left_on", f"{left_text} is before hired_on {hired_on.isoformat()}")
+                        err(row, "left_on", Msg.of("date.before_hired", value=left_text, hired_on=hired_on.isoformat()))
                         bad = True
             level_text = _text(rec, "initial_level")
             level = default_level
@@ -549,16 +624,17 @@ class _AgentsImport:
                 if _INT_RE.match(level_text) and int(level_text) in levels:
                     level = int(level_text)
                 else:
-                    err(row, "initial_level", f"{level_text!r} is not a level of the rulebook "
-                                              f"({', '.join(str(x) for x in levels)})")
+                    err(row, "initial_level", Msg.of("level.unknown", value=repr(level_text),
+                                                     levels=", ".join(str(x) for x in levels)))
                     bad = True
             probation_text = _text(rec, "probation_months")
             probation = default_probation
             if probation_text:
-                if _INT_RE.match(probation_text):
+                if _INT_RE.match(probation_text) and int(probation_text) <= MAX_PROBATION_MONTHS:
                     probation = int(probation_text)
                 else:
-                    err(row, "probation_months", f"{probation_text!r} is not a whole number of months (0 or more)")
+                    err(row, "probation_months",
+                        _whole_number_problem(probation_text, MAX_PROBATION_MONTHS, "probation.invalid"))
                     bad = True
             if bad or agent_id is None or name is None or team is None or hired_on is None:
                 continue
@@ -568,8 +644,7 @@ class _AgentsImport:
                 self.rows[agent_id] = (row, values)
             elif first[1] != values:
                 column = _AGENT_FIELDS[next(i for i, (a, b) in enumerate(zip(first[1], values)) if a != b)]
-                err(row, column, f"agent {agent_id} appears again with a different {column} "
-                                 f"(first at row {first[0]}); each agent may appear only once")
+                err(row, column, Msg.of("agent.repeat", agent_id=agent_id, column=column, first=first[0]))
             else:
                 self.unchanged += 1  # an identical repeat
         ctx.finish_checking(n)
@@ -606,7 +681,7 @@ class _AgentsImport:
                   .where(it.c.agent_id.in_(chunk), it.c.voided_at.is_(None)).group_by(it.c.agent_id))
             q2 = (select(mt.c.agent_id, func.min(mt.c.month), func.max(mt.c.month))
                   .where(mt.c.agent_id.in_(chunk)).group_by(mt.c.agent_id))
-            for label, q in (("inspections", q1), ("monthly metrics", q2)):
+            for label, q in (("what.inspections", q1), ("what.metrics", q2)):
                 for a, lo, hi in ctx.db.conn.execute(q):
                     spans.setdefault(a, []).append((label, lo, hi))
         for agent_id, _old in moved:
@@ -614,13 +689,13 @@ class _AgentsImport:
             info = _agent_info(agent_id, values[3], values[4])
             for label, lo, hi in spans.get(agent_id, ()):
                 if lo < info.hire_month:
-                    ctx.errors.add(row, "hired_on", f"changing hired_on to {info.hired_on} would put agent {agent_id}'s "
-                                                    f"existing {label} of {lo} before the hire month {info.hire_month}; "
-                                                    "void them in the app first")
+                    ctx.errors.add(row, "hired_on", Msg.of(
+                        "agent.moves_data_before", hired_on=str(info.hired_on), agent_id=agent_id, what=(label, {}),
+                        month=lo, hire_month=info.hire_month))
                 if info.left_on is not None and hi > info.leave_month:
-                    ctx.errors.add(row, "left_on", f"changing left_on to {info.left_on} would put agent {agent_id}'s "
-                                                   f"existing {label} of {hi} after the last month {info.leave_month}; "
-                                                   "void them in the app first")
+                    ctx.errors.add(row, "left_on", Msg.of(
+                        "agent.moves_data_after", left_on=str(info.left_on), agent_id=agent_id, what=(label, {}),
+                        month=hi, leave_month=info.leave_month))
 
     def write(self) -> ImportResult:
         ctx = self.ctx
@@ -691,10 +766,11 @@ class _InspectionsImport:
         channels = {c: c for c in CHANNELS}
         channel_list = ", ".join(CHANNELS)
         # Caches: a file has few distinct dates, defect lists and inspectors.
-        date_cache: dict[str, tuple[Any, str] | str] = {}  # text -> (driver value, month) | problem
-        codes_cache: dict[str, tuple[str, ...] | str] = {"": ()}
+        date_cache: dict[str, tuple[Any, str] | Msg] = {}  # text -> (driver value, month) | problem
+        codes_cache: dict[str, tuple[str, ...] | Msg] = {"": ()}
         inspectors: dict[str, str] = {}
         refs: dict[str, dict[str, str]] = {}  # agent_id -> contact_ref -> inspection_id
+        own = ctx.own_inspector
         index = self.index
         values_list = self.values
         rownums = self.rownums
@@ -727,40 +803,41 @@ class _InspectionsImport:
             info = agents.get(agent_id)
             if info is None:
                 if not agent_id:
-                    err(row, "agent_id", "is empty; a value is required")
+                    err(row, "agent_id", _EMPTY)
                 else:
-                    err(row, "agent_id", f"agent {agent_id!r} does not exist; import it with the agents file first")
+                    err(row, "agent_id", Msg.of("agent.unknown", value=repr(agent_id)))
                 bad = True
             else:
                 agent_id = info.agent_id  # one shared string per agent
             parsed = date_cache.get(contact_on)
             if parsed is None:
                 if not contact_on:
-                    parsed = "is empty; a value is required"
+                    parsed = _EMPTY
                 else:
                     d = _parse_date(contact_on)
-                    if isinstance(d, str):
+                    if isinstance(d, Msg):
                         parsed = d
                     elif d > today:
-                        parsed = f"{contact_on} is in the future (today is {today.isoformat()})"
+                        parsed = Msg.of("date.future", value=contact_on, today=today.isoformat())
                     else:
                         bound = bind_date(d)
                         parsed = (bound, _month_text(d))
                 date_cache[contact_on] = parsed
-            if parsed.__class__ is str:
+            if parsed.__class__ is Msg:
                 err(row, "contact_on", parsed)  # type: ignore[arg-type]
                 bad = True
             else:
                 bound, month = parsed  # type: ignore[misc]
                 if info is not None and (month < info.hire_month or month > info.leave_month):
-                    err(row, "contact_on", _employment_problem(f"{contact_on} (month {month})", month, info) or "")
+                    what = ("employment.contact", {"value": contact_on, "month": month})
+                    err(row, "contact_on", _employment_problem(what, month, info))  # type: ignore[arg-type]
                     bad = True
             ch = channels.get(channel)
             if ch is None:
                 if not channel:
-                    err(row, "channel", "is empty; a value is required")
+                    err(row, "channel", _EMPTY)
                 else:
-                    err(row, "channel", f"{channel!r} is not a channel ({channel_list})")
+                    err(row, "channel", Msg.of("channel.unknown", value=repr(channel), channels=channel_list))
                 bad = True
             if not ref or len(ref) > limits["contact_ref"]:
                 _required(ctx, row, {"contact_ref": ref}, "contact_ref")
@@ -770,12 +847,15 @@ class _InspectionsImport:
                 if not inspector or len(inspector) > limits["inspector"]:
                     _required(ctx, row, {"inspector": inspector}, "inspector")
                     bad = True
+                elif own is not None and inspector != own:
+                    err(row, "inspector", Msg.of("inspection.not_yours", value=repr(inspector), you=repr(own)))
+                    bad = True
                 else:
                     insp = inspectors[inspector] = inspector
             codes = codes_cache.get(codes_text)
             if codes is None:
                 codes = codes_cache[codes_text] = self._codes(codes_text, rb)
-            if codes.__class__ is str:
+            if codes.__class__ is Msg:
                 err(row, "defect_codes", codes)  # type: ignore[arg-type]
                 bad = True
             if bad:
@@ -789,8 +869,7 @@ class _InspectionsImport:
                 else:
                     column = "defect_codes" if first == values else \
                         self.COLUMNS[next(i for i in range(1, 7) if first[i] != values[i])]
-                    err(row, column, f"inspection {iid} appears again with a different {column} "
-                                     f"(first at row {rownums[at]}); each inspection may appear only once")
+                    err(row, column, Msg.of("inspection.repeat", inspection_id=iid, column=column, first=rownums[at]))
                 continue
             agent_refs = refs.get(agent_id)
             if agent_refs is None:
@@ -798,8 +877,8 @@ class _InspectionsImport:
             else:
                 other = agent_refs.get(ref)
                 if other is not None:
-                    err(row, "contact_ref", f"agent {agent_id} already has inspection {other} of contact_ref {ref!r} "
-                                            f"(row {rownums[index[other]]}); one contact is inspected once")
+                    err(row, "contact_ref", Msg.of("inspection.contact_repeat", agent_id=agent_id, other=other,
+                                                   ref=repr(ref), first=rownums[index[other]]))
                     continue
                 agent_refs[ref] = iid
             index[iid] = len(values_list)
@@ -813,13 +892,12 @@ class _InspectionsImport:
         ctx.finish_checking(n)
 
     @staticmethod
-    def _codes(text: str, rb: Any) -> tuple[str, ...] | str:
+    def _codes(text: str, rb: Any) -> tuple[str, ...] | Msg:
         codes = tuple(c for c in (p.strip() for p in text.split(";")) if c)
         unknown = [c for c in codes if not rb.has_defect(c)]
         if unknown:
             listed = ", ".join(dict.fromkeys(unknown))
-            s = "s" if len(set(unknown)) > 1 else ""
-            return f"unknown defect code{s} {listed} (not in the rulebook's catalog)"
+            return Msg.of("codes.unknown_many" if len(set(unknown)) > 1 else "codes.unknown", codes=listed)
         return codes
 
     def check_database(self) -> None:
@@ -861,9 +939,7 @@ class _InspectionsImport:
                 else:
                     column, was = "defect_codes", ";".join(stored_codes[iid])
                 err(self.rownums[at], column,
-                    f"inspection {iid} is already stored with {column} {was!r}; an import never changes "
-                    "an inspection: void it in the app (with a reason) and import the correction under "
-                    "a new inspection_id")
+                    Msg.of("inspection.stored_differs", inspection_id=iid, column=column, was=repr(was)))
         self.unchanged += len(self.existing)
         # A contact is inspected once: no second live inspection of the same agent and contact_ref.
         fresh = {(v[1], v[5]): at for at, v in enumerate(self.values) if at not in self.existing}
@@ -875,8 +951,7 @@ class _InspectionsImport:
                 at = fresh[(agent_id, ref)]
                 if other != self.values[at][0]:
                     err(self.rownums[at], "contact_ref",
-                        f"agent {agent_id} already has live inspection {other} of contact_ref {ref!r} "
-                        "in the database; one contact is inspected once")
+                        Msg.of("inspection.contact_stored", agent_id=agent_id, other=other, ref=repr(ref)))
 
     def write(self) -> ImportResult:
         ctx = self.ctx
@@ -918,42 +993,96 @@ class _InspectionsImport:
 
 
 # ----------------------------------------------------------------------------- metrics
+#
+# A metrics file has agent_id, month and one column per input declared by the rulebook in
+# force for each row's month. Values are checked by parse_input (as in the app's entry
+# form) and kept as the decimal strings that are stored.
 
-_METRIC_FIELDS = ("satisfaction", "efficiency", "attitude", "complaints")
+
+def metrics_columns(rulebooks: Sequence[Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(required, optional) columns of a metrics file under ``rulebooks``: an input is a
+    required column when every version requires it, optional when only some declare it."""
+    keys: dict[str, None] = {}
+    required: set[str] | None = None
+    for rb in rulebooks:
+        specs = rb.inputs
+        keys.update(dict.fromkeys(s.key for s in specs))
+        mine = {s.key for s in specs if s.required}
+        required = mine if required is None else required & mine
+    req = tuple(k for k in keys if k in (required or set()))
+    return ("agent_id", "month", *req), tuple(k for k in keys if k not in req)
+
+
+@dataclass
+class _InputPlan:
+    """How the rows of one rulebook version are read: (key, spec, cell position, cache) per
+    input whose column is in the file, the required inputs whose column is not, and the
+    file's input columns (name, position) this version does not declare."""
+
+    version: int
+    present: list[tuple[str, Any, int, dict[str, Any]]]
+    absent_required: list[str]
+    foreign: list[tuple[str, int]]
 
 
 class _MetricsImport:
     def __init__(self, ctx: _Context) -> None:
         self.ctx = ctx
-        # (agent_id, month) -> (row, satisfaction, efficiency, attitude, complaints)
-        self.rows: dict[tuple[str, str], tuple[Any, ...]] = {}
-        self.new: list[tuple[str, str]] = []
-        self.changed: list[tuple[tuple[str, str], tuple[Any, ...]]] = []
+        # (agent_id, month) -> (row, {input key: decimal string})
+        self.rows: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
+        self.new: list[tuple[str, str, dict[str, str]]] = []
+        self.changed: list[tuple[tuple[str, str], dict[str, str]]] = []
         self.unchanged = 0
 
+    def _planner(self, header: list[str]) -> Callable[[str], _InputPlan]:
+        """month -> how to read its rows (one plan per rulebook version)."""
+        books = self.ctx.rulebooks
+        position = {name: i for i, name in enumerate(header)}
+        columns = [c for c in header if c not in ("agent_id", "month")]
+        plans: dict[int, _InputPlan] = {}
+
+        def plan_for(month: str) -> _InputPlan:
+            rb = rulebook_store.for_month(books, month)
+            plan = plans.get(rb.version)
+            if plan is None:
+                keys = {s.key for s in rb.inputs}
+                plan = plans[rb.version] = _InputPlan(
+                    rb.version,
+                    [(s.key, s, position[s.key], {}) for s in rb.inputs if s.key in position],
+                    [s.key for s in rb.inputs if s.required and s.key not in position],
+                    [(c, position[c]) for c in columns if c not in keys],
+                )
+            return plan
+
+        return plan_for
+
     def check(self, table: TabularTable) -> None:
-        rows = table.rows
         ctx = self.ctx
         err = ctx.errors.add
         agents = ctx.db.load_agents()
         current = _month_text(ctx.today)
-        month_cache: dict[str, str | None] = {}
-        pct_cache: dict[str, Decimal | str] = {}
+        header = table.header
+        width = len(header)
+        i_agent, i_month = header.index("agent_id"), header.index("month")
+        month_cache: dict[str, Msg | None] = {}
+        plan_for = self._planner(header)
+        plans: dict[str, _InputPlan] = {}
+        reported: set[tuple[int, str]] = set()
         by_key = self.rows
         n = 0
-        for row, rec in rows:
+        for row, cells in table.records:
             n += 1
             if n % PROGRESS_EVERY == 0:
                 ctx.tick(n)
-            bad = _extra_cells(ctx, row, rec.get(EXTRA))
-            agent_id = rec["agent_id"].strip()
-            month = rec["month"].strip()
+            bad = _extra_cells(ctx, row, cells[width:]) if len(cells) > width else False
+            agent_id = cells[i_agent].strip()
+            month = cells[i_month].strip()
             info = agents.get(agent_id)
             if info is None:
                 if not agent_id:
-                    err(row, "agent_id", "is empty; a value is required")
+                    err(row, "agent_id", _EMPTY)
                 else:
-                    err(row, "agent_id", f"agent {agent_id!r} does not exist; import it with the agents file first")
+                    err(row, "agent_id", Msg.of("agent.unknown", value=repr(agent_id)))
                 bad = True
             else:
                 agent_id = info.agent_id
@@ -961,13 +1090,16 @@ class _MetricsImport:
                 problem = month_cache[month]
             else:
                 if not month:
-                    problem = "is empty; a value is required"
+                    problem = _EMPTY
                 else:
                     problem = _parse_month(month)
                     if problem is None and month > current:
-                        problem = f"{month} is after the current month {current}"
+                        problem = Msg.of("month.future", value=month, current=current)
                 month_cache[month] = problem
+                plans[month] = plan_for(month if problem is None else "9999-12")
+            plan = plans[month]
             if problem is not None:
+                # The values are still checked, against the newest rulebook.
                 err(row, "month", problem)
                 bad = True
             elif info is not None:
@@ -975,62 +1107,67 @@ class _MetricsImport:
                 if problem is not None:
                     err(row, "month", problem)
                     bad = True
-            values: list[Any] = [row]
-            for column in ("satisfaction", "efficiency"):
-                text = rec[column].strip()
-                v = pct_cache.get(text)
-                if v is None:
-                    v = pct_cache[text] = _percent(text) if text else "is empty; a value is required"
-                if v.__class__ is str:
-                    err(row, column, v)  # type: ignore[arg-type]
+            if plan.absent_required:
+                bad = True
+                for column in plan.absent_required:
+                    if (plan.version, column) not in reported:
+                        reported.add((plan.version, column))
+                        err(row, column, Msg.of("metrics.column_missing", version=plan.version, month=month))
+            for column, i in plan.foreign:
+                text = cells[i].strip()
+                if text:
+                    err(row, column, Msg.of("metrics.foreign_input", value=repr(text), column=column,
+                                            version=plan.version, month=month))
                     bad = True
-                values.append(v)
-            text = rec["attitude"].strip()
-            if _INT_RE.match(text) and 1 <= int(text) <= 5:
-                values.append(int(text))
-            else:
-                err(row, "attitude", f"{text!r} is not a whole number from 1 to 5" if text
-                    else "is empty; a value is required")
-                bad = True
-            text = rec["complaints"].strip()
-            if _INT_RE.match(text):
-                values.append(int(text))
-            else:
-                err(row, "complaints", f"{text!r} is not a whole number (0 or more)" if text
-                    else "is empty; a value is required")
-                bad = True
+            values: dict[str, str] = {}
+            for key, spec, i, cache in plan.present:
+                text = cells[i]
+                v = cache.get(text)
+                if v is None:
+                    stripped = text.strip()
+                    if not stripped and not spec.required:
+                        v = cache[text] = ""
+                    else:
+                        parsed = parse_input(spec, stripped)
+                        v = cache[text] = parsed if parsed.__class__ is InputProblem else format_decimal(parsed)
+                if v.__class__ is str:
+                    if v:
+                        values[key] = v
+                else:
+                    err(row, key, _input_msg(v))  # type: ignore[arg-type]
+                    bad = True
             if bad:
                 continue
             key = (agent_id, month)
             first = by_key.get(key)
             if first is None:
-                by_key[key] = tuple(values)
-            elif first[1:] == tuple(values[1:]):
+                by_key[key] = (row, values)
+            elif first[1] == values:
                 self.unchanged += 1
             else:
-                column = _METRIC_FIELDS[next(i for i in range(4) if first[i + 1] != values[i + 1])]
-                err(row, column, f"agent {agent_id} month {month} appears again with a different {column} "
-                                 f"(first at row {first[0]}); each agent-month may appear only once")
+                old = first[1]
+                column = next(k for k in dict.fromkeys([*old, *values]) if old.get(k) != values.get(k))
+                err(row, column, Msg.of("metrics.repeat", agent_id=agent_id, month=month, column=column, first=first[0]))
         ctx.finish_checking(n)
 
     def check_database(self) -> None:
         ctx = self.ctx
         db = ctx.db
         t = MonthlyMetrics.__table__
-        existing: dict[tuple[str, str], tuple[Any, ...]] = {}
+        existing: dict[tuple[str, str], dict[str, str]] = {}
         if self.rows and not db.is_empty(t):
             months = sorted({m for _, m in self.rows})
-            cols = (t.c.agent_id, t.c.month, t.c.satisfaction, t.c.efficiency, t.c.attitude, t.c.complaints)
+            loads = orjson.loads
             for chunk in _chunks(months, db.id_chunk):
-                for r in db.conn.execute(select(*cols).where(t.c.month.in_(chunk))):
-                    key = (r[0], r[1])
-                    if key in self.rows:
-                        existing[key] = tuple(r[2:])
-        for key, values in self.rows.items():
+                q = select(t.c.agent_id, t.c.month, cast(t.c["values"], Text)).where(t.c.month.in_(chunk))
+                for a, m, text in db.conn.execute(q):
+                    if (a, m) in self.rows:
+                        existing[(a, m)] = loads(text)
+        for key, (_row, values) in self.rows.items():
             old = existing.get(key)
             if old is None:
-                self.new.append(key)
-            elif old == values[1:]:
+                self.new.append((*key, values))
+            elif old == values:
                 self.unchanged += 1
             else:
                 self.changed.append((key, old))
@@ -1040,29 +1177,28 @@ class _MetricsImport:
         db = ctx.db
         t = MonthlyMetrics.__table__
         now = utcnow()
-        b_dec = db.binder(t.c.satisfaction)
         b_now = db.binder(t.c.updated_at)(now)
         rows = self.rows
         months: list[str] = []
         if self.new:
+            dumps = orjson.dumps
             db.insert_many(
-                t, ("agent_id", "month", "satisfaction", "efficiency", "attitude", "complaints", "updated_at"),
-                [(a, m, b_dec(rows[(a, m)][1]), b_dec(rows[(a, m)][2]), rows[(a, m)][3], rows[(a, m)][4], b_now)
-                 for a, m in self.new],
+                t, ("agent_id", "month", "values", "updated_at"),
+                [(a, m, dumps(values).decode(), b_now) for a, m, values in self.new],
             )
-            months.append(min(m for _, m in self.new))
+            months.append(min(m for _, m, _v in self.new))
         if self.changed:
             stmt = (update(t).where(t.c.agent_id == bindparam("k_agent_id"), t.c.month == bindparam("k_month"))
-                    .values({f: bindparam(f"v_{f}") for f in _METRIC_FIELDS} | {"updated_at": now}))
+                    .values({"values": bindparam("v_values", type_=t.c["values"].type), "updated_at": now}))
             params = []
             entries = []
             for (agent_id, month), old in self.changed:
-                values = rows[(agent_id, month)][1:]
-                params.append({"k_agent_id": agent_id, "k_month": month}
-                              | {f"v_{f}": v for f, v in zip(_METRIC_FIELDS, values)})
+                values = rows[(agent_id, month)][1]
+                params.append({"k_agent_id": agent_id, "k_month": month, "v_values": values})
                 months.append(month)
-                before = {f: _iso(o) for f, o, v in zip(_METRIC_FIELDS, old, values) if o != v}
-                after = {f: _iso(v) for f, o, v in zip(_METRIC_FIELDS, old, values) if o != v}
+                keys = [k for k in dict.fromkeys([*old, *values]) if old.get(k) != values.get(k)]
+                before = {k: old[k] for k in keys if k in old}
+                after = {k: values[k] for k in keys if k in values}
                 entries.append(audit.Entry(ctx.actor, "update", "metrics", f"{agent_id}/{month}", reason=ctx.reason,
                                            detail={"before": before, "after": after, "filename": ctx.filename}))
             db.conn.execute(stmt, params)

@@ -11,17 +11,18 @@ user's language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy import and_, exists, func, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect
+from starlevel.db.models import Agent, DefectType, IdCounter, Inspection, InspectionDefect
 from starlevel.domain.model import CHANNELS
 from starlevel.domain.months import add_months, is_month, month_of
 from starlevel.domain.rulebook import Rulebook, Tier
@@ -90,7 +91,7 @@ class Pick:
     @property
     def n(self) -> int | None:
         text = self.count.strip() or "1"
-        if text.isdigit() and 1 <= int(text) <= MAX_COUNT:
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_COUNT:
             return int(text)
         return None
 
@@ -278,13 +279,32 @@ def validate(session: Session, draft: Draft, *, today: date) -> tuple[list[Probl
     return problems, agent, rb
 
 
+_WEB_ID = re.compile(r"^W\d{8}-(\d{1,18})$")
+COUNTER = "inspection"
+
+
+def _next_number(session: Session) -> int:
+    """The next running number for a web-entered inspection, safe under concurrency.
+
+    PostgreSQL: a sequence (never blocks, never repeats, gaps after a rollback are fine).
+    SQLite: the ``id_counters`` row, advanced in the saving transaction, which already
+    holds SQLite's single write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return int(session.scalar(text("SELECT nextval('inspection_number_seq')")))
+    value = session.scalar(
+        update(IdCounter).where(IdCounter.name == COUNTER).values(value=IdCounter.value + 1).returning(IdCounter.value)
+    )
+    if value is None:  # a database whose counter row went missing: start above every id in use
+        ids = session.scalars(select(Inspection.inspection_id).where(Inspection.inspection_id.like("W%-%")))
+        value = max((int(m.group(1)) for m in map(_WEB_ID.match, ids) if m), default=0) + 1
+        session.add(IdCounter(name=COUNTER, value=value))
+        session.flush()
+    return int(value)
+
+
 def _next_id(session: Session, day: date) -> str:
-    prefix = f"W{day:%Y%m%d}-"
-    taken = session.scalars(
-        select(Inspection.inspection_id).where(Inspection.inspection_id.startswith(prefix, autoescape=True))
-    ).all()
-    seq = max((int(t[len(prefix):]) for t in taken if t[len(prefix):].isdigit()), default=0)
-    return f"{prefix}{seq + 1:04d}"
+    return f"W{day:%Y%m%d}-{_next_number(session):04d}"
 
 
 def _ensure_defect_types(session: Session, rb: Rulebook, codes: set[str]) -> None:
@@ -310,7 +330,7 @@ def create(session: Session, draft: Draft, *, actor: str, today: date | None = N
     _ensure_defect_types(session, rb, set(codes))
     notes = {p.code: p.note for p in draft.picks.values()}
     month = month_of(day)
-    for _attempt in range(5):
+    for _attempt in range(50):
         iid = _next_id(session, today)
         try:
             with session.begin_nested():
@@ -324,9 +344,9 @@ def create(session: Session, draft: Draft, *, actor: str, today: date | None = N
                 session.add(insp)
                 session.flush()
             break
-        except IntegrityError:  # another inspector took the same number: take the next one
+        except IntegrityError:  # an imported inspection already has this id: take the next number
             continue
-    else:  # pragma: no cover - five collisions in a row
+    else:  # pragma: no cover - fifty imported ids in a row
         raise RuntimeError("could not allocate an inspection id")
     audit.record(session, actor, "create", "inspection", iid,
                  detail={"agent_id": agent.agent_id, "month": month, "codes": codes})
@@ -526,17 +546,26 @@ def upload_kinds(role: str) -> tuple[str, ...]:
     return KINDS if role in ("hr", "admin") else tuple(k for k in KINDS if k != "agents")
 
 
-def template_csv(kind: str) -> str:
+def template_csv(session: Session, kind: str, month: str | None = None) -> str:
+    """The header row of an upload file; a metrics file's columns are the inputs of the
+    rulebook in force for ``month`` (the newest rulebook without one)."""
+    if kind == "metrics":
+        from starlevel.services.metrics import template_csv as metrics_template
+
+        return metrics_template(session, month)
     required, optional = COLUMNS[kind]
     return ",".join(required + optional) + "\n"
 
 
 def upload(session: Session, kind: str, data: bytes, *, filename: str, actor: str,
-           today: date | None = None) -> ImportResult:
+           today: date | None = None, role: str = "inspector") -> ImportResult:
     """Import a file all or nothing (raises ImportRejected) and recompute from the first
-    month it touched."""
+    month it touched. An inspector uploads only inspections in their own name; HR and the
+    admin may upload anyone's (moving records over from another system)."""
+    rulebooks.ensure_default(session)  # a fresh database: the first upload needs the rules
     result = import_table(session, kind, data, filename=filename, actor=actor,
-                          rulebook=rulebooks.current(session), today=today or date.today())
+                          rulebook=rulebooks.current(session), today=today or date.today(),
+                          own_inspector=actor if role == "inspector" else None)
     if result.first_affected_month is not None:
         recompute(session, start=result.first_affected_month)
     return result

@@ -17,14 +17,7 @@ from starlevel.services import rulebooks
 from starlevel.services.hr import csv_stream
 from starlevel.services.recompute import load_prior
 
-__all__ = ["Column", "YearReport", "neutralise", "report_csv_stream", "year_report", "years_with_results"]
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: str) -> str:
-    """A text cell that a spreadsheet would read as a formula gets a leading single quote."""
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+__all__ = ["Column", "YearReport", "report_csv_stream", "year_report", "years_with_results"]
 
 
 @dataclass(frozen=True)
@@ -133,7 +126,8 @@ def year_report(session: Session, year: int | None, lang: str) -> YearReport:
 
 
 def report_csv_stream(report: YearReport, headers: dict[str, str]) -> Iterator[bytes]:
-    """The report's table as CSV (UTF-8 with BOM); ``headers`` names the fixed columns and
+    """The report's table as CSV (UTF-8 with BOM, cells made spreadsheet-safe by the shared
+    writer); ``headers`` names the fixed columns and
     the 'score'/'grade' suffixes in the page language."""
     head = [headers["agent_id"], headers["name"], headers["team"]]
     for c in report.columns:
@@ -144,6 +138,6 @@ def report_csv_stream(report: YearReport, headers: dict[str, str]) -> Iterator[b
             line = [r.agent_id, r.name, r.team]
             for cell in r.cells:
                 line += ["" if cell.score is None else f"{cell.score:.2f}", cell.grade]
-            yield [neutralise(x) for x in line]
+            yield line
 
-    return csv_stream([neutralise(h) for h in head], rows())
+    return csv_stream(head, rows())  # formula-like text cells get a leading quote there

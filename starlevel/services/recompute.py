@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import String, case, delete, func, literal, select, type_coerce
+from sqlalchemy import Engine, String, Text, case, cast, delete, func, literal, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent as AgentRow
@@ -33,8 +33,8 @@ from starlevel.db.models import (
 from starlevel.domain import months as M
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
-from starlevel.domain.model import legacy_metrics
 from starlevel.domain.rulebook import Rulebook
+from starlevel.services import locks
 from starlevel.services import rulebooks as rulebook_store
 
 HUNDRED = Decimal(100)
@@ -207,21 +207,27 @@ def load_evidence(
 def load_metrics(
     session: Session, start: str, agent_id: str | None = None, *, end: str | None = None
 ) -> dict[tuple[str, str], Metrics]:
-    # Decimals come as the driver gives them (text on SQLite, Decimal on PostgreSQL),
-    # skipping the per-value type processing that dominates at this volume.
+    # The JSON is read as text and parsed with orjson; equal decimal strings (most of
+    # them repeat) share one Decimal.
+    t = MonthlyMetrics.__table__
     rows = session.execute(
-        select(
-            MonthlyMetrics.agent_id, MonthlyMetrics.month, type_coerce(MonthlyMetrics.satisfaction, String),
-            type_coerce(MonthlyMetrics.efficiency, String), MonthlyMetrics.attitude, MonthlyMetrics.complaints,
-        ).where(
-            MonthlyMetrics.month >= start, *([MonthlyMetrics.month <= end] if end else []),
-            *([MonthlyMetrics.agent_id == agent_id] if agent_id else []),
+        select(t.c.agent_id, t.c.month, cast(t.c["values"], Text)).where(
+            t.c.month >= start, *([t.c.month <= end] if end else []),
+            *([t.c.agent_id == agent_id] if agent_id else []),
         )
     )
-    return {
-        (aid, month): legacy_metrics(aid, month, Decimal(sat), Decimal(eff), int(att), int(complaints))
-        for aid, month, sat, eff, att, complaints in rows
-    }
+    loads = orjson.loads
+    decimals: dict[str, Decimal] = {}
+    out: dict[tuple[str, str], Metrics] = {}
+    for aid, month, text in rows:
+        values: dict[str, Decimal] = {}
+        for k, v in loads(text).items():
+            d = decimals.get(v)
+            if d is None:
+                d = decimals[v] = Decimal(v)
+            values[k] = d
+        out[(aid, month)] = Metrics(aid, month, values)
+    return out
 
 
 def load_decisions(session: Session, start: str, agent_id: str | None = None) -> dict[tuple[str, str], HrDecision]:
@@ -425,6 +431,7 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
     """Re-evaluate from ``start`` (None: everything). The caller commits."""
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
+    locks.results_exclusive(session)
     rulebook_store.ensure_default(session)
     rulebooks = rulebook_store.load_all(session)
     agents = load_agents(session)
@@ -529,6 +536,8 @@ def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool 
             return RecomputeStats(month, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
         return recompute(session, start=month)
 
+    if not locks.agent_results(session, agent_id, wait_for_company=not defer):
+        return fallback(start)  # a company-wide run is under way: the request makes the next one cover this
     rulebooks = rulebook_store.load_all(session)
     agent = session.get(AgentRow, agent_id)
     last = last_data_month(session)
@@ -577,29 +586,51 @@ def pending_from(session: Session) -> str | None:
     return session.scalar(select(func.min(RecomputeRequest.from_month)).where(RecomputeRequest.done_at.is_(None)))
 
 
-def run_pending(factory: Callable[[], Session]) -> RecomputeStats | None:
-    """Run the company-wide recompute owed by deferred changes, in one transaction.
+def run_pending(factory: Callable[[], Session], *, wait: bool = False) -> RecomputeStats | None:
+    """Run, once, the company-wide recompute owed by every request pending when it starts.
 
-    The requests it serves are named by id and marked done in the same transaction, so
-    a request committed while it runs stays pending for the next call. On SQLite the
-    transaction opens with that write, which takes the database's write lock before the
-    recompute reads anything: it then sees one consistent state.
+    One run covers them all, from the earliest month; the claim (marking them done) and the
+    recompute commit together, so a crash leaves them pending and a request committed
+    meanwhile waits for the next run. Any number of processes may call this at once:
+
+    * PostgreSQL: the exclusive results lock (:mod:`starlevel.services.locks`) is taken at
+      session level before the transaction, which then runs at REPEATABLE READ, so it sees
+      one consistent state that includes everything earlier runs wrote. Another caller
+      gets None at once (``wait`` False) or waits and then runs what is left.
+    * SQLite: the claim is the transaction's first write, so it takes the database's write
+      lock before the recompute reads anything; a second caller finds nothing to claim.
     """
-    with factory() as session:
+    with factory() as probe:  # a plain read first: idle polls take no lock of any kind
+        if pending_from(probe) is None:
+            return None
+        bind = probe.get_bind()
+    if bind.dialect.name != "postgresql":
+        with factory() as session:
+            return _claim_and_run(session)
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    with engine.connect() as conn:
+        if not locks.hold_results(conn, wait=wait):
+            return None
         try:
-            pending = session.execute(
-                select(RecomputeRequest.id, RecomputeRequest.from_month).where(RecomputeRequest.done_at.is_(None))
-            ).all()
-            if not pending:
-                session.rollback()
-                return None
-            ids = [i for i, _ in pending]
-            session.execute(
-                RecomputeRequest.__table__.update().where(RecomputeRequest.id.in_(ids)).values(done_at=utcnow())
-            )
-            stats = recompute(session, start=min(m for _, m in pending))
-            session.commit()
-            return stats
-        except BaseException:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+            with Session(bind=conn, expire_on_commit=False) as session:
+                return _claim_and_run(session)
+        finally:
+            locks.release_results(conn)
+
+
+def _claim_and_run(session: Session) -> RecomputeStats | None:
+    try:
+        claimed = session.execute(
+            update(RecomputeRequest).where(RecomputeRequest.done_at.is_(None)).values(done_at=utcnow())
+            .returning(RecomputeRequest.from_month)
+        ).scalars().all()
+        if not claimed:
             session.rollback()
-            raise
+            return None
+        stats = recompute(session, start=min(claimed))
+        session.commit()
+        return stats
+    except BaseException:
+        session.rollback()
+        raise

@@ -67,9 +67,12 @@ def agent_overview(
         .outerjoin(latest, latest.c.agent_id == Agent.agent_id)
         .outerjoin(MonthResultRow, (MonthResultRow.agent_id == Agent.agent_id) & (MonthResultRow.month == latest.c.m))
     )
-    if q:
-        like = f"%{q.strip()}%"
-        base = base.where(or_(Agent.agent_id.ilike(like), Agent.name.ilike(like), Agent.team.ilike(like)))
+    if q.strip():
+        # % and _ are text here, not wildcards (autoescape), so "10%" finds "10%" only.
+        text = q.strip()
+        base = base.where(or_(Agent.agent_id.icontains(text, autoescape=True),
+                              Agent.name.icontains(text, autoescape=True),
+                              Agent.team.icontains(text, autoescape=True)))
     if track:
         base = base.where(Agent.track == track)
     if team:

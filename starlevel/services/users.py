@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
+from zxcvbn import zxcvbn
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent, User
@@ -12,7 +15,17 @@ from starlevel.services import audit
 
 ROLES = ("inspector", "hr", "agent", "admin")
 MIN_PASSWORD = 8
+# Passwords ranked within this many of the most common (zxcvbn's list of leaked passwords,
+# also matched with capitals, l33t substitutions and reversed) are refused.
+COMMON_RANK = 10_000
 _hasher = PasswordHasher()
+
+# Problem code -> the message for the command line (中文 / English).
+PASSWORD_PROBLEMS = {
+    "too_short": f"密码太短：至少 {MIN_PASSWORD} 个字符 / password too short: at least {MIN_PASSWORD} characters",
+    "blank": "密码不能只有空格 / the password cannot be only spaces",
+    "too_common": "密码太常见或太容易猜到，请换一个 / the password is too common or too easy to guess; choose another",
+}
 
 
 class UserError(ValueError):
@@ -23,16 +36,40 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password(user: User, password: str) -> bool:
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash("starlevel: no such user")
+
+
+def check_password(user: User | None, password: str) -> bool:
+    """True if ``password`` is the user's. The hash runs even without a user (against a
+    dummy hash), so that the answer takes as long for an unknown name as for a known one."""
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(user.password_hash if user is not None else _dummy_hash(), password) and user is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
-def _validate_password(password: str) -> None:
+def password_problem(password: str) -> str | None:
+    """A problem code (a key of PASSWORD_PROBLEMS) if the password may not be used, else None."""
+    password = password or ""
+    if not password.strip():
+        return "blank"
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
+        return "too_short"
+    # zxcvbn's work grows fast with length; no common password is anywhere near 72 characters.
+    result = zxcvbn(password[:72])
+    whole = result["sequence"][0] if len(result["sequence"]) == 1 else None
+    if whole is not None and whole.get("dictionary_name") == "passwords" and whole["rank"] <= COMMON_RANK:
+        return "too_common"
+    if result["score"] == 0:  # e.g. "aaaaaaaa", "12345678", "abcdefgh"
+        return "too_common"
+    return None
+
+
+def _validate_password(password: str) -> None:
+    if (problem := password_problem(password)) is not None:
+        raise UserError(PASSWORD_PROBLEMS[problem])
 
 
 def create_user(

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Response, Template
 from msgspec import Struct
 
 from starlevel.web import i18n
-from starlevel.web.auth import CurrentUser, attempt_sign_in, session_factory_of
+from starlevel.web.auth import CurrentUser, attempt_sign_in, request_address, session_factory_of, start_session
 from starlevel.web.render import gettext, render
 
 HOME_BY_ROLE = {"agent": "/me", "inspector": "/inspections", "hr": "/hr", "admin": "/admin/users"}
@@ -59,7 +59,7 @@ class AccountController(Controller):
         data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template | Redirect:
         _ = gettext(request)
-        client = request.client.host if request.client else "unknown"
+        client = request_address(request)
         with session_factory_of(request)() as s:
             outcome = attempt_sign_in(s, data.username, data.password, client)
             s.commit()
@@ -72,9 +72,9 @@ class AccountController(Controller):
                 status = 401
             return render(request, "account/login.html", status_code=status, next=_safe_next(data.next) or "",
                           error=error, username=data.username)
-        request.clear_session()
-        request.set_session({"user_id": outcome.user.id, "pw": outcome.user.password_hash[-16:]})
-        return Redirect(_safe_next(data.next) or HOME_BY_ROLE.get(outcome.user.role, "/"))
+        response = Redirect(_safe_next(data.next) or HOME_BY_ROLE.get(outcome.user.role, "/"))
+        start_session(request, response, outcome.user)
+        return response
 
     @post("/logout", name="logout", sync_to_thread=False)
     def logout(self, request: Request[Any, Any, Any]) -> Redirect:

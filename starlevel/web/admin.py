@@ -8,15 +8,18 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
-from litestar.response import Template
+from litestar.plugins.htmx import ClientRedirect
+from litestar.response import Redirect, Template
 from msgspec import Struct
 from sqlalchemy.orm import Session
 
 from starlevel.services import admin as admin_service
+from starlevel.services import users as user_service
 from starlevel.services.users import MIN_PASSWORD, ROLES
-from starlevel.web.auth import current_user, requires
+from starlevel.web.auth import current_user, requires, start_session
 from starlevel.web.hr import commit_now, status_for
-from starlevel.web.render import gettext, render
+from starlevel.web.params import BadParam, bad_param_page, int_param
+from starlevel.web.render import gettext, is_htmx, render
 
 PER_PAGE = 50
 
@@ -33,6 +36,8 @@ def problem_messages(request: Request[Any, Any, Any]) -> dict[tuple[str, str], s
         ("agent_id", "not_agent_role"): _("Agent ID: only agent logins are linked to an agent record; leave it empty."),
         ("agent_id", "unknown"): _("Agent ID: there is no agent with this ID."),
         ("password", "too_short"): _("Password: at least {n} characters.").format(n=MIN_PASSWORD),
+        ("password", "blank"): _("Password: it cannot be only spaces."),
+        ("password", "too_common"): _("Password: too common or too easy to guess; choose another."),
         ("reason", "required"): _("Reason: say why."),
         ("reason", "self"): _("You cannot disable your own login."),
         ("reason", "already_disabled"): _("This login is disabled already."),
@@ -61,6 +66,7 @@ class DisableForm(Struct):
 
 
 class AdminController(Controller):
+    exception_handlers = {BadParam: bad_param_page}  # type: ignore[dict-item]
     path = "/admin"
     guards = [requires("admin")]
     include_in_schema = False
@@ -101,13 +107,20 @@ class AdminController(Controller):
     def reset_password(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], username: FromPath[str],
         data: Annotated[PasswordForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> Template:
+    ) -> Template | Redirect | ClientRedirect:
         _ = gettext(request)
+        me = current_user(request)
         try:
-            admin_service.reset_password(db_session, username, data.password, actor=current_user(request).username)
+            admin_service.reset_password(db_session, username, data.password, actor=me.username)
             commit_now(db_session)
         except admin_service.AdminError as exc:
             return self._users_page(request, db_session, row_errors={username: _messages(request, exc.problems)})
+        if username == me.username:
+            # A new password of one's own: carry on under a new session id (and CSRF token),
+            # on a freshly loaded page so that every form holds the new token.
+            response: Redirect | ClientRedirect = ClientRedirect("/admin/users") if is_htmx(request) else Redirect("/admin/users")
+            start_session(request, response, user_service.get(db_session, username))
+            return response
         return self._users_page(request, db_session, done=_("Password of {name} reset.").format(name=username))
 
     def _set_disabled(
@@ -139,11 +152,11 @@ class AdminController(Controller):
     @get("/audit", name="admin_audit", sync_to_thread=True)
     def audit(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
-        entity: FromQuery[str] = "", actor: FromQuery[str] = "", page: FromQuery[int] = 1,
+        entity: FromQuery[str] = "", actor: FromQuery[str] = "", page: FromQuery[str] = "",
     ) -> Template:
-        page = max(1, page)
-        entries, total, entities = admin_service.audit_page(db_session, entity=entity, actor=actor, page=page,
+        page_n = int_param("page", page) or 1
+        entries, total, entities = admin_service.audit_page(db_session, entity=entity, actor=actor, page=page_n,
                                                             per_page=PER_PAGE)
         pages = max(1, -(-total // PER_PAGE))
         return render(request, "admin/audit.html", partial="admin/_audit_table.html", entries=entries, total=total,
-                      entities=entities, entity=entity, actor=actor, page=page, pages=pages)
+                      entities=entities, entity=entity, actor=actor, page=page_n, pages=pages)

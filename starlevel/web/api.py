@@ -24,6 +24,7 @@ from starlevel.services import api_views as views
 from starlevel.services import inspections
 from starlevel.web.background import defer_recompute
 from starlevel.web.auth import ROLES, current_user, requires
+from starlevel.web.params import Id, Level, Page
 from starlevel.web.render import gettext, lang_of
 
 AUTH_NOTE = (
@@ -33,8 +34,9 @@ AUTH_NOTE = (
 )
 CSRF_NOTE = AUTH_NOTE + (
     " State-changing calls (POST) must also send the CSRF token in the `x-csrftoken` header: read "
-    "it from the `csrftoken` cookie, which any GET response (e.g. `GET /api/me`) sets. A missing or "
-    "wrong token gives 403."
+    "it from the `csrftoken` cookie, which any GET response (e.g. `GET /api/me`) sets. The token "
+    "belongs to the session: signing in issues a new one. A missing, wrong or other session's "
+    "token gives 403."
 )
 
 T = TypeVar("T")
@@ -185,7 +187,7 @@ class AgentsApi(_Api):
     @get("/", **access(*STAFF), summary="Agents with their latest evaluated month", sync_to_thread=True)
     def index(
         self, db_session: NamedDependency[Session], q: FromQuery[str] = "", track: FromQuery[str] = "",
-        level: FromQuery[int | None] = None, page: FromQuery[int] = 1,
+        level: Level = None, page: FromQuery[Page] = 1,
     ) -> views.AgentPage:
         return views.agents_page(db_session, q=q, track=track, level=level, page=page)
 
@@ -210,7 +212,7 @@ class InspectionsApi(_Api):
          responses=PROBLEMS, sync_to_thread=True)
     def index(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], month: FromQuery[str | None] = None,
-        agent_id: FromQuery[str | None] = None, inspector: FromQuery[str | None] = None, page: FromQuery[int] = 1,
+        agent_id: FromQuery[str | None] = None, inspector: FromQuery[str | None] = None, page: FromQuery[Page] = 1,
     ) -> views.InspectionPage:
         return views.inspections_page(
             db_session, month=_month(request, month) if month else None, agent_id=agent_id, inspector=inspector, page=page,
@@ -250,7 +252,7 @@ class DefectsApi(_Api):
           summary="Void one defect of an inspection with a reason (then results are recomputed)",
           responses={**PROBLEMS, **NOT_FOUND}, status_code=200, sync_to_thread=True)
     def void(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], defect_id: FromPath[int], data: JSONBody[ReasonIn],
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], defect_id: FromPath[Id], data: JSONBody[ReasonIn],
     ) -> views.VoidOut:
         actor, texts = current_user(request).username, _Texts(request)
         return _write(db_session, lambda: views.void_defect(

@@ -4,8 +4,12 @@ A change to one agent's inputs normally re-evaluates just that agent inside the 
 (services.recompute.recompute_agent). When a quota could be touched the company-wide
 recompute is owed instead; with ``Settings.defer_recompute`` the request only records
 that (a RecomputeRequest committed with the change) and this worker runs it right after,
-so a save never waits for a whole-company evaluation. Each server process runs one worker;
-requests are claimed by id, so two workers never serve the same request twice.
+so a save never waits for a whole-company evaluation.
+
+Each server process runs one worker; :func:`~starlevel.services.recompute.run_pending`
+makes sure that one run at a time, in one process on one machine, serves each request.
+At startup the app looks for requests left pending by a crash (or by a server that
+deferred while this one does not) and starts the worker for them in any case.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 from litestar import Litestar, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from starlevel.services.recompute import run_pending
+from starlevel.services.recompute import pending_from, run_pending
 
 log = logging.getLogger("starlevel.recompute")
 POLL_SECONDS = 0.5
@@ -28,12 +32,19 @@ def defer_recompute(request: Request[Any, Any, Any]) -> bool:
 
 
 class RecomputeWorker:
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    """``keep_polling`` False: run what is pending at startup, then stop."""
+
+    def __init__(self, factory: sessionmaker[Session], *, keep_polling: bool = True) -> None:
         self._factory = factory
+        self._keep_polling = keep_polling
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self, app: Litestar) -> None:
+        if not self._keep_polling:
+            with self._factory() as session:
+                if pending_from(session) is None:
+                    return
         self._thread = threading.Thread(target=self._loop, name="starlevel-recompute", daemon=True)
         self._thread.start()
 
@@ -49,7 +60,11 @@ class RecomputeWorker:
             except Exception:  # a failed run leaves its requests pending; try again later
                 log.exception("deferred recompute failed")
                 stats = None
-            if stats is None:
-                self._stop.wait(POLL_SECONDS)
-            else:
+            if stats is not None:
                 log.info("deferred recompute from %s: %s results in %.2fs", stats.start, stats.results, stats.seconds)
+                continue
+            if not self._keep_polling:
+                with self._factory() as session:
+                    if pending_from(session) is None:
+                        return
+            self._stop.wait(POLL_SECONDS)

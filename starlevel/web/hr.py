@@ -26,8 +26,11 @@ from sqlalchemy.orm import Session
 from starlevel.domain import months as M
 from starlevel.domain.describe import Phrases, num
 from starlevel.domain.rulebook import Problem, RulebookError
+from starlevel.services import audit
 from starlevel.services import hr as hr_service
+from starlevel.services.recompute import run_pending
 from starlevel.web.auth import current_user, requires, session_factory_of
+from starlevel.web.params import MAX_ID, BadParam, bad_param_page, int_param
 from starlevel.web.render import gettext, is_htmx, lang_of, render
 
 PER_PAGE = 50
@@ -56,8 +59,11 @@ def decision_messages(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 def _streamed(request: Request[Any, Any, Any], make: Callable[[Session], Iterator[bytes]]) -> Iterator[bytes]:
-    """Stream from a session of its own (the request's session closes before the body is sent)."""
-    session = session_factory_of(request)()
+    """Stream from a session of its own (the request's session closes before the body is sent),
+    after running any recompute still owed by deferred changes, so a download is never stale."""
+    factory = session_factory_of(request)
+    run_pending(factory, wait=True)
+    session = factory()
     try:
         yield from make(session)
     finally:
@@ -101,6 +107,7 @@ def _render_problem(problem: str, _: Any) -> str:
 
 
 class HrController(Controller):
+    exception_handlers = {BadParam: bad_param_page}  # type: ignore[dict-item]
     path = "/hr"
     guards = [requires("hr", "admin")]
     include_in_schema = False
@@ -111,11 +118,12 @@ class HrController(Controller):
     def review(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
         month: FromQuery[str] = "", team: FromQuery[str] = "", track: FromQuery[str] = "", section: FromQuery[str] = "",
-        page: FromQuery[int] = 1,
+        page: FromQuery[str] = "",
     ) -> Template:
         wanted = section if section in hr_service.SECTIONS else None
         review = hr_service.month_review(
-            db_session, month or None, team=team, track=track, section=wanted, page=page, per_page=PER_PAGE,
+            db_session, month or None, team=team, track=track, section=wanted, page=int_param("page", page) or 1,
+            per_page=PER_PAGE,
             lang=lang_of(request), only=is_htmx(request),
         )
         return render(
@@ -166,6 +174,9 @@ class HrController(Controller):
         chosen, options = hr_service.pick_month(db_session, month or None)
         if chosen is None or (month and month not in options):
             raise NotFoundException(f"month {month!r} has not been evaluated")
+        # Pay figures leave the system: who took which month's payroll, and when.
+        audit.record(db_session, current_user(request).username, "download", "payroll", chosen)
+        commit_now(db_session)
         return _csv(request, f"payroll-{chosen}.csv", lambda s: hr_service.payroll_csv_stream(s, chosen))
 
     @get("/ladder.csv", name="hr_ladder_csv", guards=[requires("hr")], sync_to_thread=False)
@@ -201,9 +212,10 @@ class HrController(Controller):
     @get("/rulebook", name="hr_rulebook", sync_to_thread=True)
     def rulebook(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
-        version: FromQuery[int | None] = None, saved: FromQuery[int | None] = None,
+        version: FromQuery[str] = "", saved: FromQuery[str] = "",
     ) -> Template:
-        return self._rulebook_page(request, db_session, version=version, saved=saved)
+        return self._rulebook_page(request, db_session, version=int_param("version", version, hi=MAX_ID),
+                                   saved=int_param("saved", saved, hi=MAX_ID))
 
     @post("/rulebook/preview", name="hr_rulebook_preview", guards=[requires("hr")], sync_to_thread=True)
     def rulebook_preview(

@@ -14,7 +14,7 @@ Controllers only translate HTTP to calls of :mod:`starlevel.services.inspections
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Annotated, Any
 
@@ -23,6 +23,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 from sqlalchemy.orm import Session
@@ -30,9 +31,12 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Inspection, InspectionDefect
 from starlevel.services import inspections as svc
 from starlevel.services.importer import ImportRejected
+from starlevel.services import file_problems, tabular
+from starlevel.services.tabular import UPLOAD_LIMITS
 from starlevel.web.background import defer_recompute
 from starlevel.web.auth import CurrentUser, current_user, requires
 from starlevel.web.i18n import fmt_date
+from starlevel.web.params import MAX_ID, MAX_LEVEL, int_or
 from starlevel.web.render import gettext, is_htmx, lang_of, render
 
 PER_PAGE = 25
@@ -108,7 +112,7 @@ def _filters(request: Request[Any, Any, Any], session: Session, *, month: str, a
     mine_on = ("1" in mine) if mine is not None else user.role == "inspector"
     if not svc.is_month(month):
         month = svc.latest_month(session, user.username if mine_on else None) or svc.month_of(date.today())
-    tier_n = int(tier) if tier.strip().isdigit() else None
+    tier_n = int_or(tier, None, lo=0, hi=MAX_LEVEL)
     return svc.ListFilters(month=month, agent=agent.strip(), tier=tier_n,
                            inspector=user.username if mine_on else None), mine_on
 
@@ -145,7 +149,7 @@ def _page(request: Request[Any, Any, Any], session: Session, *, draft: svc.Draft
           **extra: Any) -> Template:
     user = current_user(request)
     filters, mine_on = _filters(request, session, month=month, agent=agent, tier=tier, mine=mine)
-    ctx = _list_context(session, filters, mine_on, int(page) if page.isdigit() else 1)
+    ctx = _list_context(session, filters, mine_on, int_or(page, 1))
     if _may_create(user):
         ctx |= _form_context(request, session, draft or svc.Draft(contact_on=date.today().isoformat()), problems)
     ctx["can_create"] = _may_create(user)
@@ -252,7 +256,8 @@ class InspectionsController(Controller):
     def void_defect(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
                     data: Form) -> Template | Redirect:
         raw = _first(data, "defect_id")
-        defect = db_session.get(InspectionDefect, int(raw)) if raw.isdigit() else None
+        defect_id = int_or(raw, None, hi=MAX_ID)
+        defect = db_session.get(InspectionDefect, defect_id) if defect_id is not None else None
         if defect is None:
             raise NotFoundException(f"no defect {raw!r}")
         insp = defect.inspection
@@ -272,10 +277,22 @@ class UploadForm:
     file: UploadFile | None = None
 
 
+def _too_large(request: Request[Any, Any, Any], exc: RequestEntityTooLarge) -> Template:
+    """A body over the route's limit: the upload page with the size problem, not a bare 413."""
+    size = request.headers.get("content-length", "")
+    text = file_problems.render_for(lang_of(request))(
+        "file.too_big", {"size": tabular.size_mb(int(size)) if size.isascii() and size.isdigit() else "?",
+                         "limit": tabular.size_mb(UPLOAD_LIMITS.max_bytes)})
+    return render(request, "uploads/index.html", partial="uploads/_result.html", status_code=413,
+                  kinds=svc.upload_kinds(current_user(request).role), kind="", result=None, rejected=None,
+                  problem=text, filename="")
+
+
 class UploadsController(Controller):
     path = "/uploads"
     guards = [requires(*VIEWERS)]
     include_in_schema = False
+    exception_handlers = {RequestEntityTooLarge: _too_large}  # type: ignore[dict-item]
 
     @staticmethod
     def _kinds(request: Request[Any, Any, Any]) -> tuple[str, ...]:
@@ -286,7 +303,10 @@ class UploadsController(Controller):
         return render(request, "uploads/index.html", kinds=self._kinds(request), kind=kind, result=None,
                       rejected=None, problem=None)
 
-    @post("/", name="uploads_submit", sync_to_thread=True, status_code=200)
+    # The body may be a little bigger than the file (the form's other fields and boundaries);
+    # the service refuses a file over the limit with a sentence, and Litestar a body far over it.
+    @post("/", name="uploads_submit", sync_to_thread=True, status_code=200,
+          request_max_body_size=UPLOAD_LIMITS.max_bytes + 256 * 1024)
     def submit(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
                data: Annotated[UploadForm, Body(media_type=RequestEncodingType.MULTI_PART)]) -> Template:
         _ = gettext(request)
@@ -303,20 +323,23 @@ class UploadsController(Controller):
             return render(request, "uploads/index.html", partial="uploads/_result.html", status_code=422, **ctx)
         assert data.file is not None
         try:
+            user = current_user(request)
             ctx["result"] = svc.upload(db_session, data.kind, data.file.file.read(), filename=data.file.filename,
-                                       actor=current_user(request).username)
+                                       actor=user.username, role=user.role)
             _commit(db_session)
         except ImportRejected as exc:
-            ctx["rejected"] = exc.errors
+            lang = lang_of(request)
+            ctx["rejected"] = [replace(e, problem=e.text(lang)) for e in exc.errors]
             return render(request, "uploads/index.html", partial="uploads/_result.html", status_code=422, **ctx)
         return render(request, "uploads/index.html", partial="uploads/_result.html", **ctx)
 
-    @get("/templates/{kind:str}", name="uploads_template", sync_to_thread=False)
-    def template(self, request: Request[Any, Any, Any], kind: FromPath[str]) -> Response[str]:
+    @get("/templates/{kind:str}", name="uploads_template", sync_to_thread=True)
+    def template(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], kind: FromPath[str],
+                 month: FromQuery[str] = "") -> Response[str]:
         name = kind.removesuffix(".csv")
         if name not in svc.KINDS:
             raise NotFoundException(f"no template {kind!r}")
         if name not in self._kinds(request):
             raise PermissionDeniedException("agent files are HR's")
-        return Response(svc.template_csv(name), media_type="text/csv; charset=utf-8",
+        return Response(svc.template_csv(db_session, name, month or None), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

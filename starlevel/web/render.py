@@ -11,6 +11,7 @@ from typing import Any
 from litestar import Request
 from litestar.response import Template
 
+from starlevel.services.recompute import pending_from
 from starlevel.web import i18n
 
 
@@ -31,6 +32,15 @@ def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
+def figures_updating(request: Request[Any, Any, Any]) -> bool:
+    """A signed-in page tells when deferred recomputes are still pending (figures may lag)."""
+    factory = request.app.state.get("session_factory")
+    if factory is None or request.scope.get("user") is None:
+        return False
+    with factory() as session:
+        return pending_from(session) is not None
+
+
 def render(
     request: Request[Any, Any, Any],
     template: str,
@@ -47,4 +57,6 @@ def render(
     ctx["query"] = str(request.url.query or "")
     ctx.update(context)
     name = partial if (partial and is_htmx(request)) else template
+    if name == template:
+        ctx["figures_updating"] = figures_updating(request)
     return Template(template_name=name, context=ctx, status_code=status_code, headers=headers or {})

@@ -11,10 +11,11 @@ def handlers() -> list[Any]:
     from starlevel.web.hr import HrController
     from starlevel.web.agents import AgentsController
     from starlevel.web.inspector import InspectionsController, UploadsController
+    from starlevel.web.metrics import MetricsController
     from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
     from starlevel.web.mystar import AgentStarController, MyStarController
     from starlevel.web.rules import PeriodsController, RulesController
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
-            MyStarController, AgentStarController,
+            MetricsController, MyStarController, AgentStarController,
             HrController, PeriodsController, RulesController, AdminController]

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.stores.base import NamespacedStore
+from litestar.types import Empty, Message, ScopeSession
+from litestar.utils.dataclass import extract_dataclass_items
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -105,3 +112,71 @@ class DatabaseStore(NamespacedStore):
         with self._factory() as s:
             s.execute(delete(SessionRow).where(SessionRow.expires_at < _now()))
             s.commit()
+
+
+# ---- session ids -----------------------------------------------------------------------
+
+_LOADED = "starlevel.session_id"  # scope key: the id whose stored session this request loaded
+_ASKED = "starlevel.session_id_asked"
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    """Litestar's server-side sessions, hardened against session fixation.
+
+    - An id the client sends is used only if the store holds a live session under it; an
+      unknown (invented, expired, ended) id is never adopted: a new random id is issued,
+      and only once there is something to keep (an empty session stores nothing).
+    - ``request.clear_session()`` followed by ``set_session(...)`` in the same request (see
+      :func:`starlevel.web.auth.start_session`) gives the new data a fresh id and deletes
+      the old one, so an id seen before sign-in or a privilege change is worthless after it.
+    """
+
+    async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+        session_id = connection.cookies.get(self.config.key)
+        if session_id and session_id != "null":
+            store = self.config.get_store_from_app(connection.scope["app"])
+            data = await self.get(session_id, store=store)
+            if data is not None:
+                connection.scope[_LOADED] = session_id  # type: ignore[literal-required]
+                return self.deserialize_data(data)
+        return {}
+
+    def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+        # The middleware asks once, before the handler runs: a live id stays, anything else
+        # gets a new random id (which is stored only if the request creates a session).
+        current = connection.get_session_id()
+        if current:
+            return current
+        if not connection.scope.get(_ASKED):
+            connection.scope[_ASKED] = True  # type: ignore[literal-required]
+            loaded = connection.scope.get(_LOADED)
+            if loaded:
+                return loaded
+        return self.generate_session_id()
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection[Any, Any, Any, Any],
+    ) -> None:
+        scope = connection.scope
+        store = self.config.get_store_from_app(scope["app"])
+        headers = MutableScopeHeaders.from_message(message)
+        cookie_params = dict(extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys()))
+        loaded: str | None = scope.get(_LOADED)
+        # The connection's id is gone after clear_session(): whatever is set next gets a new one.
+        session_id = connection.get_session_id()
+        if loaded and (scope_session is Empty or session_id != loaded):
+            await self.delete(loaded, store=store)
+        if scope_session is Empty or (not scope_session and session_id != loaded):
+            # Nothing to keep: tell the browser to drop the session cookie it sent, if any.
+            if self.config.key in connection.cookies:
+                headers.add("Set-Cookie", Cookie(value="null", key=self.config.key, expires=0,
+                                                 **cookie_params).to_header(header=""))
+            return
+        session_id = session_id or self.generate_session_id()
+        await self.set(session_id=session_id, data=self.serialize_data(scope_session, scope), store=store)
+        headers.add("Set-Cookie", Cookie(value=session_id, key=self.config.key, **cookie_params).to_header(header=""))
+
+
+@dataclass
+class RotatingSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from starlevel.db.engine import session_scope
 from starlevel.db.models import LoginThrottle, utcnow
 from starlevel.services import users
+from starlevel.web.auth import throttle_keys
 from tests.conftest import csrf_token, sign_in
 from tests.seed import seed_company
 
@@ -86,8 +87,9 @@ def test_throttling_after_three_failures(web, session_factory):  # type: ignore[
     zh = _login(web, "ann", "ann-pass-12", headers={"accept-language": "zh"})
     assert zh.status_code == 429 and "登录失败次数过多，请在 1 秒后重试。" in zh.text
     assert web.get("/api/me").status_code == 401
+    pair, _addr = throttle_keys("ann", "testclient")
     with session_factory() as s:
-        assert s.get(LoginThrottle, "user:ann").failures == 3, "refused attempts are not counted as guesses"
+        assert s.get(LoginThrottle, pair).failures == 3, "refused attempts are not counted as guesses"
 
     _failed_ago(session_factory, 5)
     # One more wrong guess: the wait doubles (2 s after the 4th failure).
@@ -100,7 +102,7 @@ def test_throttling_after_three_failures(web, session_factory):  # type: ignore[
     ok = _login(web, "ann", "ann-pass-12")
     assert (ok.status_code, ok.headers["location"]) == (302, "/me")
     with session_factory() as s:
-        assert s.get(LoginThrottle, "user:ann").failures == 0, "a good sign-in clears the user's count"
+        assert s.get(LoginThrottle, pair) is None, "a good sign-in clears the count"
 
 
 def test_a_disabled_user_is_out_at_once(web, session_factory):  # type: ignore[no-untyped-def]

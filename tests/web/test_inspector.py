@@ -287,7 +287,8 @@ def test_upload_service_all_or_nothing(company):  # type: ignore[no-untyped-def]
     assert count_inspections(company) == total
     assert svc.upload_kinds("inspector") == ("inspections", "metrics")
     assert "agents" in svc.upload_kinds("hr")
-    assert svc.template_csv("metrics") == "agent_id,month,satisfaction,efficiency,attitude,complaints\n"
+    with session_scope(company) as s:
+        assert svc.template_csv(s, "metrics") == "agent_id,month,satisfaction,efficiency,attitude,complaints\n"
 
 
 # =============================================================================== HTTP

@@ -71,6 +71,10 @@ RULES: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/uploads"): STAFF,
     ("POST", "/uploads"): STAFF,
     ("GET", "/uploads/templates/{kind}"): STAFF,
+    # ---- monthly inputs of one agent-month: staff see them; inspectors and HR enter/correct
+    ("GET", "/metrics"): STAFF,
+    ("POST", "/metrics"): ("inspector", "hr"),
+    ("GET", "/metrics/export.csv"): STAFF,
     # ---- HR: decisions, payroll, rulebook; the admin may read the review and the rulebook
     ("GET", "/hr"): ("hr", "admin"),
     ("POST", "/hr/decisions"): ("hr",),

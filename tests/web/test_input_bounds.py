@@ -1,0 +1,160 @@
+"""Hostile input over HTTP (issue 6, items 2, 5 and the smaller ones; issue 9, item 4):
+numbers beyond 64 bits, LIKE wildcards in searches, oversized and hostile uploads,
+inspections uploaded in someone else's name, and upload problems in Chinese."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from starlevel.db.engine import session_scope
+from starlevel.db.models import Agent, Inspection
+from starlevel.services.recompute import recompute
+from tests.conftest import csrf_token, sign_in
+from tests.seed import PASSWORDS
+from tests.web.test_inspector import cheap_hashes, company  # noqa: F401  (fixtures)
+from tests.test_upload_limits import cell, workbook
+
+HUGE = "9" * 30
+EN = {"Accept-Language": "en-GB,en;q=0.9"}
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def search_company(company):  # type: ignore[no-untyped-def]
+    """The inspector tests' company plus an agent whose name and team hold % and _."""
+    with session_scope(company) as s:
+        s.add(Agent(agent_id="P1", name="Percent 10% Pat", track="phone", team="Team_9", hired_on=date(2024, 1, 5)))
+        s.flush()
+        recompute(s)
+    return company
+
+
+def as_role(client, role: str):  # type: ignore[no-untyped-def]
+    client.headers.update(EN)
+    assert sign_in(client, *PASSWORDS[role]).status_code in (302, 303)
+    return client
+
+
+@pytest.mark.parametrize("url", [
+    f"/agents?page={HUGE}", f"/agents?level={HUGE}", "/agents?page=-1", "/agents?level=x", "/agents?page=%C2%B2",
+    f"/hr?page={HUGE}", f"/hr/rulebook?version={HUGE}", f"/hr/rulebook?saved={HUGE}",
+])
+def test_html_routes_answer_a_bad_number_with_a_page_not_a_crash(client, company, url):
+    as_role(client, "hr")
+    r = client.get(url)
+    assert r.status_code == 400, r.text[:300]
+    assert r.headers["content-type"].startswith("text/html")
+    assert "must be a whole number from" in r.text
+    client.cookies.set("lang", "zh")
+    r = client.get(url)
+    assert r.status_code == 400 and "必须是" in r.text and "之间的整数" in r.text
+
+
+def test_admin_audit_page_number(client, company):
+    as_role(client, "admin")
+    assert client.get(f"/admin/audit?page={HUGE}").status_code == 400
+    assert client.get("/admin/audit?page=").status_code == 200
+
+
+def test_empty_filters_mean_all_on_the_agents_page(client, company):
+    as_role(client, "hr")
+    r = client.get("/agents?q=&track=&level=&page=")
+    assert r.status_code == 200 and "A001" in r.text and "A003" in r.text
+
+
+@pytest.mark.parametrize("url", [f"/api/agents?page={HUGE}", f"/api/agents?level={HUGE}",
+                                 f"/api/inspections?page={HUGE}", "/api/agents?page=0"])
+def test_api_answers_a_bad_number_in_its_problem_shape(client, company, url):
+    as_role(client, "hr")
+    r = client.get(url)
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["status_code"] == 400 and body["problems"]
+
+
+def test_api_defect_id_beyond_64_bits(client, company):
+    as_role(client, "inspector")
+    r = client.post(f"/api/defects/{HUGE}/void", json={"reason": "x"},
+                    headers={"x-csrftoken": csrf_token(client)})
+    assert r.status_code in (400, 404), r.text
+    assert r.json()["problems"] or r.json()["detail"]
+
+
+def test_inspector_forms_bound_numbers(client, company):
+    as_role(client, "inspector")
+    assert client.get(f"/inspections?page={HUGE}&tier={HUGE}").status_code == 200
+    r = client.post("/inspections/defects/void", data={"_csrf_token": csrf_token(client), "defect_id": HUGE,
+                                                        "reason": "x"})
+    assert r.status_code == 404
+
+
+def test_searches_treat_percent_and_underscore_as_text(client, search_company):
+    as_role(client, "hr")
+    assert "P1" in client.get("/agents?q=10%25").text
+    page = client.get("/agents?q=%25").text  # "%" alone: only names holding a percent sign
+    assert "P1" in page and "A001" not in page
+    page = client.get("/agents?q=_").text  # "_" alone: only Team_9
+    assert "P1" in page and "A002" not in page
+    api = client.get("/api/agents?q=%25").json()
+    assert [a["agent_id"] for a in api["items"]] == ["P1"]
+    typeahead = client.get("/inspections/agent-search?agent_q=%25").text  # the inspector's type-ahead
+    assert "P1" in typeahead and "A001" not in typeahead
+    listed = client.get("/inspections?agent=%25&mine=0").text  # the inspections filter
+    assert "A001" not in re.sub(r"<option[^>]*>.*?</option>", "", listed)
+
+
+def _upload(client, kind: str, name: str, content: bytes, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return client.post("/uploads", data={"_csrf_token": csrf_token(client), "kind": kind},
+                       files={"file": (name, content, "application/octet-stream")}, headers=headers or {})
+
+
+def test_hostile_xlsx_uploads_get_a_clear_answer(client, company):
+    as_role(client, "inspector")
+    tiny = workbook(f'<row r="1">{cell("A1", "agent_id")}</row>', dimension="A1:XFD1048576")
+    r = _upload(client, "metrics", "tiny.xlsx", tiny, HX)
+    assert r.status_code == 422 and "required column is missing" in r.text
+    far = workbook(f'<row r="1">{cell("A1", "agent_id")}</row><row r="1048576">{cell("XFD1048576", "x")}</row>')
+    r = _upload(client, "metrics", "far.xlsx", far, HX)
+    assert r.status_code == 422 and "too large an area" in r.text
+    assert client.get("/uploads").status_code == 200  # the server is still there
+
+
+def test_an_upload_over_the_body_limit_gets_the_upload_page(client, company, monkeypatch):
+    as_role(client, "inspector")
+    big = b"agent_id\n" + b"A001\n" * (5 * 1024 * 1024)  # 25 MB: over the route's body limit
+    r = _upload(client, "metrics", "big.csv", big)
+    assert r.status_code == 413 and "<html" in r.text
+    assert "can be imported at once" in r.text
+
+
+def test_upload_problems_in_chinese(client, company):
+    as_role(client, "inspector")
+    client.cookies.set("lang", "zh")
+    bad = "name\nok\n".encode() + "王".encode("gbk") + b"\n"
+    r = _upload(client, "metrics", "gbk.csv", bad, HX)
+    assert r.status_code == 422
+    assert "文件不是 UTF-8 文本：第 3 行" in r.text
+    csv = ("inspection_id,agent_id,contact_on,channel,contact_ref,inspector,defect_codes\n"
+           "Z1,A001,2025-06-22,fax,Z-1,qa,\n")
+    r = _upload(client, "inspections", "i.csv", csv.encode(), HX)
+    assert r.status_code == 422 and "&#39;fax&#39; 不是渠道" in r.text
+
+
+def test_inspector_cannot_upload_in_another_inspectors_name(client, company):
+    as_role(client, "inspector")
+    csv = ("inspection_id,agent_id,contact_on,channel,contact_ref,inspector,defect_codes\n"
+           "Z1,A001,2025-06-22,chat,Z-1,qa2,\n")
+    r = _upload(client, "inspections", "i.csv", csv.encode(), HX)
+    assert r.status_code == 422
+    assert re.search(r"<code>inspector</code></td><td>&#39;qa2&#39; is not you", r.text)
+    with session_scope(company) as s:
+        assert s.scalar(select(Inspection).where(Inspection.inspection_id == "Z1")) is None
+    ok = _upload(client, "inspections", "i.csv", csv.replace(",qa2,", ",qa,").encode(), HX)
+    assert ok.status_code == 200, ok.text
+    with session_scope(company) as s:
+        row = s.get(Inspection, "Z1")
+        assert row is not None and row.inspector == "qa" and row.created_by == "qa"
