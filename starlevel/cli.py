@@ -67,7 +67,20 @@ def _month(ctx: click.Context | None, param: click.Parameter | None, value: str 
     return value
 
 
-@click.group(help="StarLevel (星级客服): star-rating ladder for customer-service teams.")
+class _Group(click.Group):
+    """Turns a write refused because its month is closed (services.months.MonthClosed)
+    into a plain error message and exit status 1, for every command."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        from starlevel.services.months import MonthClosed
+
+        try:
+            return super().invoke(ctx)
+        except MonthClosed as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group, help="StarLevel (星级客服): star-rating ladder for customer-service teams.")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     ctx.obj = Context()
@@ -205,6 +218,41 @@ def export_metrics(c: Context, month: str | None, out: Path | None) -> None:
     click.echo(f"wrote {n} rows to {out}", err=True)
 
 
+@export.command("payroll", help="One month's payroll: a row per agent, team subtotals and the grand total; "
+                                "final for a closed month, provisional for an open one.")
+@click.option("--month", required=True, callback=_month, help="The month (YYYY-MM).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE instead of stdout (required for xlsx).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True, help="Language of the headers.")
+@pass_ctx
+def export_payroll(c: Context, month: str, fmt: str, out: Path | None, lang: str) -> None:
+    from starlevel.services import payroll
+    from starlevel.web.exports import payroll_labels
+
+    if fmt == "xlsx" and out is None:
+        raise click.UsageError("--format xlsx needs --out FILE")
+    labels = payroll_labels(lang)
+    with c.session() as session:
+        if not payroll.exists(session, month):
+            raise click.ClickException(f"{month} has not been evaluated")
+        data = payroll.load(session, month)
+    if fmt == "xlsx":
+        assert out is not None
+        out.write_bytes(payroll.xlsx_bytes(data, labels))
+    elif out is None:
+        for chunk in payroll.csv_bytes(data, labels):
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.flush()
+        return
+    else:
+        with out.open("wb") as fh:
+            for chunk in payroll.csv_bytes(data, labels):
+                fh.write(chunk)
+    state = "final" if data.final else "provisional"
+    click.echo(f"wrote the {state} payroll of {month} ({len(data.lines)} agents) to {out}", err=True)
+
+
 @cli.command(help="Explain each month's decision for one agent.")
 @click.argument("agent_id")
 @click.option("--month", callback=_month, help="Only this month (YYYY-MM).")
@@ -308,6 +356,22 @@ def rulebook_list(c: Context) -> None:
             click.echo(f"v{r.version}\tfrom {r.effective_from}\t{r.label}\t{r.created_by}\t{r.note}")
 
 
+def _read_toml(file: Path) -> dict:  # type: ignore[type-arg]
+    import tomllib
+
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
+
+
+def _rejected(file: Path | str, problems: list[str]) -> None:
+    click.echo(f"{file}: rejected, {len(problems)} problem(s):", err=True)
+    for p in problems:
+        click.echo(f"  {p}", err=True)
+    sys.exit(1)
+
+
 @rulebook.command("templates", help="List the rulebook templates that ship with StarLevel.")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
 def rulebook_templates(lang: str) -> None:
@@ -357,11 +421,189 @@ def rulebook_load(c: Context, source: str, effective_from: str, note: str, actor
             rb = store.add_version(session, document, effective_from=effective_from, actor=actor, label=label, note=note)
             rc(session, start=effective_from)
     except RulebookError as exc:
-        click.echo(f"{source}: rejected, {len(exc.problems)} problem(s):", err=True)
-        for p in exc.problems:
-            click.echo(f"  {p}", err=True)
-        sys.exit(1)
+        _rejected(source, exc.problems)
     click.echo(f"stored rulebook v{rb.version} ({label}) effective from {effective_from}; recomputed")
+
+
+@rulebook.command("whatif", help="Run a draft rulebook (TOML) over a past period against the live results: "
+                                  "who would differ, month by month, and what it would cost. Writes nothing.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--from", "start", required=True, callback=_month, help="First month (YYYY-MM).")
+@click.option("--to", "end", required=True, callback=_month, help="Last month (YYYY-MM).")
+@click.option("--format", "fmt", type=click.Choice(["text", "csv"]), default="text", show_default=True,
+              help="csv: one row per agent-month that differs.")
+@pass_ctx
+def rulebook_whatif(c: Context, file: Path, start: str, end: str, fmt: str) -> None:
+    import csv
+
+    from starlevel.domain.rulebook import RulebookError
+    from starlevel.services import whatif
+
+    document = _read_toml(file)
+    try:
+        with c.session() as session:
+            result = whatif.run(session, document, start=start, end=end)
+            session.rollback()  # nothing to keep: a what-if never writes
+    except RulebookError as exc:
+        _rejected(file, exc.problems)
+    except whatif.WhatIfError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(whatif.CSV_COLUMNS)
+        writer.writerows(whatif.csv_rows(result))
+        return
+    click.echo(f"what-if {result.start}..{result.end}: {result.agents} agents differ in {len(result.diffs)} agent-months")
+    click.echo(f"{'month':<8} {'live pay':>14} {'draft pay':>14} {'difference':>12}  promote/demote/waitlist live → draft")
+    for m in result.months:
+        le, de = m.live_events, m.draft_events
+        click.echo(f"{m.month:<8} {m.live:>14,.2f} {m.draft:>14,.2f} {m.difference:>+12,.2f}  "
+                   f"{le['promote']}/{le['demote']}/{le['waitlist']} → {de['promote']}/{de['demote']}/{de['waitlist']}")
+    click.echo(f"{'total':<8} {result.live_total:>14,.2f} {result.draft_total:>14,.2f} {result.difference:>+12,.2f}")
+    for d in result.diffs[:50]:
+        click.echo(f"  {d.month} {d.agent_id} {d.name}: level {d.level_live}→{d.level_draft}, "
+                   f"next {d.next_level_live}→{d.next_level_draft}, pay {_money(d.total_pay_live)}→{_money(d.total_pay_draft)}")
+    if len(result.diffs) > 50:
+        click.echo(f"  … {len(result.diffs) - 50} more (use --format csv for all)")
+
+
+# ------------------------------------------------------------------ month close
+
+@cli.group(help="Close a month for payroll (its inputs and results freeze), reopen it, list months.")
+def month() -> None:
+    pass
+
+
+def _money(value: object) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+@month.command("list", help="Every evaluated month, newest first, with its close state.")
+@pass_ctx
+def month_list(c: Context) -> None:
+    from starlevel.services import months
+
+    with c.session() as session:
+        rows = months.month_statuses(session)
+    if not rows:
+        click.echo("no evaluated months yet")
+    for r in rows:
+        line = f"{r.month}  {r.status:<11}"
+        if r.closed_at is not None:
+            line += f"  closed {r.closed_at:%Y-%m-%d %H:%M} by {r.closed_by}"
+        if r.reopened:
+            line += f"  reopened {r.reopened}x (last: {r.last_reopen_reason})"
+        click.echo(line)
+
+
+@month.command("close", help="Close MONTH (and every earlier open month) and keep its payroll as paid.")
+@click.argument("month_", metavar="YYYY-MM", callback=_month)
+@click.option("--confirm-incomplete", is_flag=True, help="Close although some agents' months are incomplete.")
+@click.option("--confirm-changes", is_flag=True, help="Close although the payroll changed since the last close.")
+@click.option("--actor", default="cli", show_default=True)
+@pass_ctx
+def month_close(c: Context, month_: str, confirm_incomplete: bool, confirm_changes: bool, actor: str) -> None:
+    from starlevel.services import months
+
+    try:
+        with c.session() as session:
+            result = months.close_month(session, month_, actor=actor, confirm_incomplete=confirm_incomplete,
+                                        confirm_changes=confirm_changes)
+    except months.CloseRefused as exc:
+        _refused(exc)
+        sys.exit(1)
+    closed = ", ".join(result.months)
+    click.echo(f"closed {closed}; payroll of {month_} kept for {result.agents} agents"
+               + (f" ({len(result.incomplete_confirmed)} incomplete, confirmed)" if result.incomplete_confirmed else ""))
+
+
+def _refused(exc: object) -> None:
+    from starlevel.services.months import CloseRefused
+
+    assert isinstance(exc, CloseRefused)
+    texts = {
+        "not_a_month": "is not a month (YYYY-MM)",
+        "not_evaluated": "has not been evaluated",
+        "in_progress": "has not ended yet",
+        "already_closed": "is closed already",
+        "not_closed": "is not closed",
+        "reason_required": "a reopen needs a reason (--reason)",
+        "incomplete": "some agents' months are incomplete; check them, then close with --confirm-incomplete",
+        "changes": "the payroll changed since the last close; check the changes, then close with --confirm-changes",
+    }
+    click.echo(f"{exc.month}: {texts.get(exc.code, exc.code)}", err=True)
+    plan = exc.plan
+    if plan is None:
+        return
+    for a in plan.incomplete:
+        who = ", ".join(a.inspectors) or "nobody"
+        missing = [] if a.has_metrics else ["no metrics"]
+        click.echo(f"  incomplete {a.month} {a.agent_id} {a.name} ({a.team}): {a.n_inspections} inspections"
+                   f"{'; ' + ', '.join(missing) if missing else ''}; inspected by {who}", err=True)
+    for ch in plan.changes:
+        click.echo(f"  changed {ch.month} {ch.agent_id} {ch.name}: level {ch.level_before or '—'} → {ch.level_after or '—'}, "
+                   f"pay {_money(ch.pay_before)} → {_money(ch.pay_after)} ({ch.difference:+,.2f})", err=True)
+    if plan.total_difference is not None:
+        click.echo(f"  payroll total {_money(plan.total_before)} → {_money(plan.total_after)} "
+                   f"({plan.total_difference:+,.2f})", err=True)
+
+
+@month.command("reopen", help="Reopen a closed MONTH (and every later closed month), with a reason.")
+@click.argument("month_", metavar="YYYY-MM", callback=_month)
+@click.option("--reason", required=True, help="Why (recorded in the audit log).")
+@click.option("--actor", default="cli", show_default=True)
+@pass_ctx
+def month_reopen(c: Context, month_: str, reason: str, actor: str) -> None:
+    from starlevel.services import months
+
+    try:
+        with c.session() as session:
+            reopened = months.reopen_month(session, month_, reason=reason, actor=actor)
+    except months.CloseRefused as exc:
+        _refused(exc)
+        sys.exit(1)
+    click.echo(f"reopened {', '.join(reopened)}")
+
+
+# ------------------------------------------------------------------ review cases
+
+@cli.group(help="Review cases (复核): list them, record HR's outcome.")
+def review() -> None:
+    pass
+
+
+@review.command("list")
+@click.option("--status", type=click.Choice(["open", "done", "all"]), default="open", show_default=True)
+@pass_ctx
+def review_list(c: Context, status: str) -> None:
+    from starlevel.services import reviews
+
+    with c.session() as session:
+        items, total = reviews.cases(session, status=status, per_page=10_000)
+    click.echo(f"{total} {status} review case(s)")
+    for x in items:
+        done = f"  {x.outcome} by {x.decided_by}: {x.note}" if x.outcome else ""
+        click.echo(f"{x.month}  {x.agent_id}  {x.name} ({x.team}) {x.level}★{done}")
+
+
+@review.command("decide", help="Record the outcome of AGENT_ID's review case of YYYY-MM.")
+@click.argument("agent_id")
+@click.argument("month_", metavar="YYYY-MM", callback=_month)
+@click.option("--outcome", required=True, type=click.Choice(["keep", "training", "transfer", "dismissal"]))
+@click.option("--note", default="", help="What was decided and why (required unless keep).")
+@click.option("--actor", default="cli", show_default=True)
+@pass_ctx
+def review_decide(c: Context, agent_id: str, month_: str, outcome: str, note: str, actor: str) -> None:
+    from starlevel.services import reviews
+
+    texts = {"not_a_case": f"{agent_id} has no review case in {month_}",
+             "note_required": f"--note is required for {outcome}", "note_too_long": "--note is too long (2000 at most)"}
+    try:
+        with c.session() as session:
+            reviews.record_outcome(session, agent_id, month_, outcome=outcome, note=note, actor=actor)
+    except reviews.ReviewError as exc:
+        raise click.ClickException(texts.get(exc.code, exc.code)) from exc
+    click.echo(f"review {agent_id} {month_}: {outcome}")
 
 
 # ------------------------------------------------------------------ users

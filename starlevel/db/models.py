@@ -350,3 +350,64 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class MonthClose(Base):
+    """HR closed a month for payroll. A row stays after a reopen (``reopened_*`` set), so
+    every close and reopen is kept; a month is closed while its newest row is not reopened."""
+
+    __tablename__ = "month_closes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(String(7))
+    closed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_by: Mapped[str] = mapped_column(String(100), default="")
+    incomplete_confirmed: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reopened_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reopen_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_month_closes_month", "month"),)
+
+
+class PayrollSnapshotRow(Base):
+    """One agent's payroll line as it was when the month was closed (as paid)."""
+
+    __tablename__ = "payroll_snapshots"
+
+    close_id: Mapped[int] = mapped_column(ForeignKey("month_closes.id"), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    team: Mapped[str] = mapped_column(String(100), default="")
+    track: Mapped[str] = mapped_column(String(16), default="")
+    level: Mapped[int] = mapped_column(Integer)
+    pay_grade: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    on_probation: Mapped[bool] = mapped_column(Boolean)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    composite: Mapped[Decimal | None] = mapped_column(ExactDecimal(6, 2), nullable=True)
+    coefficient: Mapped[Decimal | None] = mapped_column(ExactDecimal(6, 2), nullable=True)
+    probation_factor: Mapped[Decimal | None] = mapped_column(ExactDecimal(6, 4), nullable=True)
+    fixed_pay: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), nullable=True)
+    performance_pay: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), nullable=True)
+    allowance: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), nullable=True)
+    total_pay: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), nullable=True)
+
+    __table_args__ = (Index("ix_payroll_snapshots_month", "month"),)
+
+
+class ReviewOutcomeRow(Base):
+    """HR's outcome of a review case (复核). Append-only: the newest live row wins."""
+
+    __tablename__ = "review_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.agent_id"))
+    month: Mapped[str] = mapped_column(String(7))
+    outcome: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (Index("ix_review_outcomes_agent_month", "agent_id", "month"),)

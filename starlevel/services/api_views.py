@@ -105,7 +105,7 @@ class ResultOut(Struct):
     event: str
     rule: str
     explanation: str
-    pay: PayOut
+    pay: PayOut | None  # null for a caller who may not see this agent's pay (services.privacy)
 
 
 class StarOut(Struct):
@@ -227,7 +227,7 @@ def _pages(total: int, per_page: int = PER_PAGE) -> int:
     return max(1, math.ceil(total / per_page))
 
 
-def result_out(row: MonthResultRow, lang: str) -> ResultOut:
+def result_out(row: MonthResultRow, lang: str, *, with_pay: bool = True) -> ResultOut:
     return ResultOut(
         agent_id=row.agent_id,
         month=row.month,
@@ -252,7 +252,7 @@ def result_out(row: MonthResultRow, lang: str) -> ResultOut:
         pay=PayOut(
             pay_grade=row.pay_grade, fixed=_s(row.fixed_pay), coefficient=_s(row.coefficient),
             performance=_s(row.performance_pay), allowance=_s(row.allowance), total=_s(row.total_pay),
-        ),
+        ) if with_pay else None,
     )
 
 
@@ -310,10 +310,10 @@ def agent_star(session: Session, agent_id: str, lang: str) -> StarOut:
     )
 
 
-def agent_results(session: Session, agent_id: str, lang: str) -> list[ResultOut]:
+def agent_results(session: Session, agent_id: str, lang: str, *, with_pay: bool = True) -> list[ResultOut]:
     if session.get(Agent, agent_id) is None:
         raise Missing("agent_id", agent_id)
-    return [result_out(r, lang) for r in reports.agent_results(session, agent_id)]
+    return [result_out(r, lang, with_pay=with_pay) for r in reports.agent_results(session, agent_id)]
 
 
 def agents_page(session: Session, *, q: str, track: str, level: int | None, page: int) -> AgentPage:
@@ -484,7 +484,7 @@ def void_defect(
 # Which request field each of the HR service's refusals belongs to.
 DECISION_FIELDS = {
     "bad_action": "action", "reason_required": "reason", "not_found": "month",
-    "approval_off": "month", "not_a_proposal": "month",
+    "approval_off": "month", "not_a_proposal": "month", "month_closed": "month",
 }
 
 

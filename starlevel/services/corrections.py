@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.db.models import HrDecisionRow, Inspection, InspectionDefect, MonthResultRow, utcnow
 from starlevel.services import audit
+from starlevel.services.months import ensure_open
 
 
 class CorrectionError(ValueError):
@@ -28,6 +29,7 @@ def void_inspection(session: Session, inspection_id: str, *, reason: str, actor:
         raise CorrectionError(f"no inspection {inspection_id!r}")
     if insp.voided_at is not None:
         raise CorrectionError(f"inspection {inspection_id!r} is already void")
+    ensure_open(session, insp.month)
     insp.voided_at, insp.voided_by, insp.void_reason = utcnow(), actor, reason
     audit.record(session, actor, "void", "inspection", inspection_id, reason=reason,
                  detail={"agent_id": insp.agent_id, "month": insp.month})
@@ -45,6 +47,7 @@ def void_defect(session: Session, defect_id: int, *, reason: str, actor: str) ->
     assert insp is not None
     if insp.voided_at is not None:
         raise CorrectionError(f"inspection {insp.inspection_id!r} is void already")
+    ensure_open(session, insp.month)
     defect.voided_at, defect.voided_by, defect.void_reason = utcnow(), actor, reason
     audit.record(session, actor, "void", "defect", str(defect_id), reason=reason,
                  detail={"inspection_id": insp.inspection_id, "code": defect.code, "month": insp.month})
@@ -58,6 +61,7 @@ def decide(session: Session, agent_id: str, month: str, *, action: str, reason: 
     reason = (reason or "").strip()
     if action == "hold" and not reason:
         raise CorrectionError("a hold needs a reason")
+    ensure_open(session, month)
     result = session.get(MonthResultRow, (agent_id, month))
     if result is None:
         raise CorrectionError(f"no evaluated month {month} for agent {agent_id!r}")

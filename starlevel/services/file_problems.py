@@ -124,6 +124,7 @@ MESSAGES: dict[str, str] = {
         "{value} is not you: inspectors upload only their own inspections (sign in as {value}, "
         "or write your own name {you})"
     ),
+    "month.closed": "{month} is closed for payroll; HR must reopen the month before it can change",
     "metrics.column_missing": (
         "required column is missing from the header (rulebook version {version}, in force for {month}, "
         "declares this input)"

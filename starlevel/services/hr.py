@@ -29,7 +29,7 @@ from starlevel.domain.records import Explanation
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import EVENTS
 from starlevel.domain.rulebook import Problem, Rulebook, RulebookError, parse_rulebook, rulebook_to_document
-from starlevel.services import corrections, recompute as recompute_service, rulebooks as rulebook_store
+from starlevel.services import corrections, months, recompute as recompute_service, rulebooks as rulebook_store
 from starlevel.services.corrections import CorrectionError
 from starlevel.services.export import LADDER_COLUMNS, SafeWriter, ladder_rows
 
@@ -46,7 +46,6 @@ __all__ = [
     "month_range",
     "month_review",
     "parse_candidate",
-    "payroll_csv_stream",
     "payroll_summary",
     "preview_rulebook",
     "review_item",
@@ -60,10 +59,6 @@ __all__ = [
 SECTIONS: tuple[str, ...] = ("pending", "promote", "hold", "waitlist", "demote", "review")
 #: Excel opens a UTF-8 CSV with Chinese names correctly only when it starts with a BOM.
 BOM = "\ufeff"
-PAYROLL_COLUMNS = [
-    "agent_id", "name", "team", "track", "level", "pay_grade", "on_probation", "composite", "coefficient",
-    "fixed_pay", "performance_pay", "allowance", "total_pay", "status",
-]
 ZERO = Decimal(0)
 
 
@@ -353,6 +348,8 @@ def decide_and_recompute(session: Session, agent_id: str, month: str, *, action:
         raise DecisionError("reason_required")
     if not M.is_month(month) or session.get(MonthResultRow, (agent_id, month)) is None:
         raise DecisionError("not_found")
+    if months.is_closed(session, month):
+        raise DecisionError("month_closed")
     _rb, approval = _approval_in(session, month)
     if not approval:
         raise DecisionError("approval_off")
@@ -382,35 +379,6 @@ def csv_stream(header: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: boo
             buf.seek(0)
             buf.truncate()
     yield buf.getvalue().encode("utf-8")
-
-
-def _money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:.2f}"
-
-
-def payroll_rows(session: Session, month: str) -> Iterator[list[str]]:
-    q = (
-        select(
-            MonthResultRow.agent_id, Agent.name, MonthResultRow.team, MonthResultRow.track, MonthResultRow.level,
-            MonthResultRow.pay_grade, MonthResultRow.on_probation, MonthResultRow.composite,
-            MonthResultRow.coefficient, MonthResultRow.fixed_pay, MonthResultRow.performance_pay,
-            MonthResultRow.allowance, MonthResultRow.total_pay, MonthResultRow.complete,
-        )
-        .join(Agent, Agent.agent_id == MonthResultRow.agent_id)
-        .where(MonthResultRow.month == month)
-        .order_by(MonthResultRow.team, MonthResultRow.agent_id)
-        .execution_options(yield_per=2000)
-    )
-    for (aid, name, team, track, level, grade, prob, comp, coef, fixed, perf, allow, total, complete) in session.execute(q):
-        yield [
-            aid, name, team, track, str(level), grade or "", "yes" if prob else "no", _money(comp), _money(coef),
-            _money(fixed), _money(perf), _money(allow), _money(total),
-            "complete" if complete and total is not None else "incomplete",
-        ]
-
-
-def payroll_csv_stream(session: Session, month: str) -> Iterator[bytes]:
-    return csv_stream(PAYROLL_COLUMNS, payroll_rows(session, month))
 
 
 def ladder_csv_stream(session: Session, *, lang: str = "en") -> Iterator[bytes]:
@@ -551,6 +519,32 @@ class PreviewResult:
         return bool(self.changed_results or self.level_changes_total)
 
 
+def evaluate_in_memory(
+    session: Session, rulebooks: Sequence[Rulebook], start: str, *, end: str | None = None,
+    agents: Sequence[Any] | None = None, first: str | None = None, last_data: str | None = None,
+) -> list[Any]:
+    """Run the ladder with ``rulebooks`` from ``start`` (to ``end``, default the last
+    evaluated month) over the stored inputs, resuming from the stored results before
+    ``start``. Nothing is written: the rulebook preview and the what-if both use this."""
+    if agents is None:
+        agents = recompute_service.load_agents(session)
+    if last_data is None:
+        last_data = recompute_service.last_data_month(session)
+    evaluated = evaluated_months(agents, last_data)
+    if first is None:
+        first = evaluated[0] if evaluated else start
+    if end is not None:
+        agents = [a for a in agents if M.month_of(a.hired_on) <= end]
+        last_data = min(last_data, end) if last_data else end
+    prior = {} if start <= first else recompute_service.load_prior(session, start, prior_months_needed(rulebooks) + 1)
+    evidence = recompute_service.load_evidence(session, rulebooks, start, end or evaluated[-1])
+    metrics = recompute_service.load_metrics(session, start, end=end)
+    decisions = recompute_service.load_decisions(session, start)
+    results = evaluate(agents, evidence, metrics, decisions, rulebooks, last_data_month=last_data,
+                       start=None if start <= first else start, prior=prior)
+    return results if end is None else [r for r in results if r.month <= end]
+
+
 def preview_rulebook(session: Session, document: Mapping[str, Any], effective_from: str, *, max_listed: int = 200) -> PreviewResult:
     """Run the ladder with the candidate version added and compare with the stored results.
 
@@ -572,12 +566,7 @@ def preview_rulebook(session: Session, document: Mapping[str, Any], effective_fr
                              None, ZERO, ZERO, [], 0)
     first, end = evaluated[0], evaluated[-1]
     start = max(first, effective_from)
-    prior = {} if start == first else recompute_service.load_prior(session, start, prior_months_needed(rulebooks) + 1)
-    evidence = recompute_service.load_evidence(session, rulebooks, start, end)
-    metrics = recompute_service.load_metrics(session, start)
-    decisions = recompute_service.load_decisions(session, start)
-    results = evaluate(agents, evidence, metrics, decisions, rulebooks, last_data_month=last,
-                       start=None if start == first else start, prior=prior)
+    results = evaluate_in_memory(session, rulebooks, start, agents=agents, first=first, last_data=last)
 
     old = {
         (aid, m): (event, level, nxt, total)

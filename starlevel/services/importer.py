@@ -38,6 +38,7 @@ from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect,
 from starlevel.domain.inputs import InputProblem, format_decimal, parse_input
 from starlevel.domain.model import CHANNELS
 from starlevel.services import audit, file_problems
+from starlevel.services import months as months_service
 from starlevel.services import rulebooks as rulebook_store
 from starlevel.services.tabular import EXTRA, UPLOAD_LIMITS, Limits, TableError, read_table
 from starlevel.services.tabular import Table as TabularTable
@@ -466,9 +467,21 @@ def import_table(
     # The rows that passed are also checked against the database, so that one rejection
     # lists every problem of the file.
     runner.check_database()
+    _check_closed_months(session, runner, errors)
     if errors:
         raise ImportRejected(errors.listing(), filename=filename, kind=kind)
     return runner.write()
+
+
+def _check_closed_months(session: Session, runner: Any, errors: _Errors) -> None:
+    """A file that would change a month closed for payroll is refused as a whole, naming
+    each such row (rows already stored identically change nothing and pass)."""
+    through = months_service.closed_through(session)
+    if through is None:
+        return
+    for row, column, month in runner.changed_rows():
+        if month <= through:
+            errors.add(row, column, Msg.of("month.closed", month=month))
 
 
 def _check_header(
@@ -567,6 +580,11 @@ class _AgentsImport:
         self.new: list[str] = []
         self.changed: list[tuple[str, tuple[Any, ...]]] = []  # (agent_id, old values)
         self.unchanged = 0
+
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """Agent records carry no month's inputs; results of closed months stay frozen
+        by the recompute (services.months)."""
+        return iter(())
 
     def check(self, table: TabularTable) -> None:
         rows = table.rows
@@ -900,6 +918,12 @@ class _InspectionsImport:
             return Msg.of("codes.unknown_many" if len(set(unknown)) > 1 else "codes.unknown", codes=listed)
         return codes
 
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """(row, column, month) of every row the import would write."""
+        for at, v in enumerate(self.values):
+            if at not in self.existing:
+                yield self.rownums[at], "contact_on", v[3]
+
     def check_database(self) -> None:
         ctx = self.ctx
         db = ctx.db
@@ -1149,6 +1173,11 @@ class _MetricsImport:
                 column = next(k for k in dict.fromkeys([*old, *values]) if old.get(k) != values.get(k))
                 err(row, column, Msg.of("metrics.repeat", agent_id=agent_id, month=month, column=column, first=first[0]))
         ctx.finish_checking(n)
+
+    def changed_rows(self) -> Iterator[tuple[int, str, str]]:
+        """(row, column, month) of every new or changed agent-month."""
+        for key in [*((a, m) for a, m, _values in self.new), *(k for k, _ in self.changed)]:
+            yield self.rows[key][0], "month", key[1]
 
     def check_database(self) -> None:
         ctx = self.ctx

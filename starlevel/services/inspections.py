@@ -27,7 +27,7 @@ from starlevel.domain.model import CHANNELS
 from starlevel.domain.months import add_months, is_month, month_of
 from starlevel.domain.rulebook import Rulebook, Tier
 from starlevel.domain.scoring import inspection_score
-from starlevel.services import audit, corrections, rulebooks
+from starlevel.services import audit, corrections, months, rulebooks
 from starlevel.services.importer import COLUMNS, KINDS, ImportResult, import_table
 from starlevel.services.recompute import recompute, recompute_agent
 
@@ -246,6 +246,8 @@ def validate(session: Session, draft: Draft, *, today: date) -> tuple[list[Probl
         add(Problem("contact_on", "date.before_hire", {"agent_id": agent.agent_id, "hired_on": agent.hired_on}))
     elif agent is not None and agent.left_on is not None and day > agent.left_on:
         add(Problem("contact_on", "date.after_leave", {"agent_id": agent.agent_id, "left_on": agent.left_on}))
+    elif months.is_closed(session, month_of(day)):
+        add(Problem("contact_on", "month.closed", {"month": month_of(day)}))
 
     if not draft.channel:
         add(Problem("channel", "channel.missing"))
@@ -370,6 +372,11 @@ def _check_void(reason: str, voided_at: Any) -> None:
         raise InvalidVoid(Problem("reason", "void.already"))
 
 
+def _check_open(session: Session, month: str | None) -> None:
+    if month is not None and months.is_closed(session, month):
+        raise InvalidVoid(Problem("reason", "month.closed", {"month": month}))
+
+
 def void_inspection(
     session: Session, inspection_id: str, *, reason: str, actor: str, defer: bool = False
 ) -> Inspection:
@@ -377,6 +384,7 @@ def void_inspection(
     (no reason, void already) or CorrectionError (no such inspection)."""
     insp = session.get(Inspection, inspection_id)
     _check_void(reason, insp.voided_at if insp else None)
+    _check_open(session, insp.month if insp else None)
     month = corrections.void_inspection(session, inspection_id, reason=reason, actor=actor)
     assert insp is not None
     recompute_agent(session, insp.agent_id, month, defer=defer)
@@ -388,6 +396,7 @@ def void_defect(session: Session, defect_id: int, *, reason: str, actor: str, de
     (a defect of a void inspection counts as void already)."""
     defect = session.get(InspectionDefect, defect_id)
     _check_void(reason, (defect.voided_at or defect.inspection.voided_at) if defect else None)
+    _check_open(session, defect.inspection.month if defect else None)
     month = corrections.void_defect(session, defect_id, reason=reason, actor=actor)
     assert defect is not None
     recompute_agent(session, defect.inspection.agent_id, month, defer=defer)

@@ -9,7 +9,7 @@ handful per page whatever the length of the history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -505,10 +505,12 @@ def defects_panel(session: Session, agent_id: str, month: str | None, lang: str)
 
 
 def agent_page(
-    session: Session, agent_id: str, *, month: str | None = None, defects_month: str | None = None, lang: str = "en"
+    session: Session, agent_id: str, *, month: str | None = None, defects_month: str | None = None, lang: str = "en",
+    show_pay: bool = True,
 ) -> AgentPage | None:
     """Everything the star page of ``agent_id`` shows, as of ``month`` (default: the
-    latest evaluated month). None when the agent does not exist."""
+    latest evaluated month). None when the agent does not exist. Without ``show_pay``
+    (see services.privacy) the page carries no pay figure at all."""
     agent = session.get(Agent, agent_id)
     if agent is None:
         return None
@@ -532,6 +534,8 @@ def agent_page(
     history = [
         _history_row(r, res, _rb_of(rulebooks, r.rulebook_version, r.month), lang) for r, res in zip(shown, results)
     ]
+    if not show_pay:
+        history = [replace(h, total_pay=None) for h in history]
     last = shown[-1]
     last_rb = _rb_of(rulebooks, last.rulebook_version, last.month)
     next_rb = rulebook_for(rulebooks, M.add_months(last.month, 1))
@@ -547,7 +551,7 @@ def agent_page(
         max_level=next_rb.max_level,
         pay_grade_now=next_rb.pay_grade(level_now).grade if level_now in next_rb.levels else last.pay_grade,
         latest=history[-1],
-        pay=pay_view(last, last_rb),
+        pay=pay_view(last, last_rb) if show_pay else None,
         progress=progress(agent, shown, rulebooks, results, lang),
         history=history,
         defects=_defects(session, agent_id, drow.month, all_months[::-1],

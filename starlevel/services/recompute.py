@@ -35,6 +35,7 @@ from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_nee
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
 from starlevel.domain.rulebook import Rulebook
 from starlevel.services import locks
+from starlevel.services import months as month_service
 from starlevel.services import rulebooks as rulebook_store
 
 HUNDRED = Decimal(100)
@@ -428,10 +429,13 @@ def _pk_order(r: MonthResult) -> tuple[str, str]:
 # ---------------------------------------------------------------- the service
 
 def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
-    """Re-evaluate from ``start`` (None: everything). The caller commits."""
+    """Re-evaluate from ``start`` (None: everything). The caller commits.
+
+    Closed months are never re-evaluated: ``start`` moves past them (services.months)."""
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     locks.results_exclusive(session)
+    start = month_service.first_open(session, start)
     rulebook_store.ensure_default(session)
     rulebooks = rulebook_store.load_all(session)
     agents = load_agents(session)
@@ -528,6 +532,7 @@ def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool 
     import dataclasses
 
     t0 = time.perf_counter()
+    start = month_service.first_open(session, start) or start
 
     def fallback(month: str) -> RecomputeStats:
         if defer:

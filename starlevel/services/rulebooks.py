@@ -90,6 +90,9 @@ def add_version(
     """Validate and store a new version. Raises RulebookError listing every problem."""
     if not _MONTH.match(effective_from or ""):
         raise RulebookError([f"effective_from: {effective_from!r} is not a month (YYYY-MM)"])
+    from starlevel.services.months import ensure_open  # (months reads rulebooks)
+
+    ensure_open(session, effective_from)  # a version never takes effect in a closed month
     latest = session.scalar(select(RulebookVersion.version).order_by(RulebookVersion.version.desc()).limit(1)) or 0
     version = latest + 1
     rb = parse_rulebook(document, version=version, effective_from=effective_from)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.services import api_views as views
 from starlevel.services import inspections
+from starlevel.services.privacy import may_see_pay
 from starlevel.web.background import defer_recompute
 from starlevel.web.auth import ROLES, current_user, requires
 from starlevel.web.params import Id, Level, Page
@@ -195,13 +196,14 @@ class AgentsApi(_Api):
     def detail(self, db_session: NamedDependency[Session], agent_id: FromPath[str]) -> views.AgentOut:
         return views.agent_detail(db_session, agent_id)
 
-    @get("/{agent_id:str}/results", **access(*STAFF), summary="One agent's evaluated months", responses=NOT_FOUND,
-         sync_to_thread=True)
+    @get("/{agent_id:str}/results", **access(*STAFF), summary="One agent's evaluated months (pay only for HR)",
+         responses=NOT_FOUND, sync_to_thread=True)
     def results(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], agent_id: FromPath[str],
         lang: FromQuery[Lang | None] = None,
     ) -> list[views.ResultOut]:
-        return views.agent_results(db_session, agent_id, _lang(request, lang))
+        with_pay = may_see_pay(current_user(request), agent_id)
+        return views.agent_results(db_session, agent_id, _lang(request, lang), with_pay=with_pay)
 
 
 class InspectionsApi(_Api):

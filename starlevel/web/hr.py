@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -28,7 +28,11 @@ from starlevel.domain.describe import Phrases, num
 from starlevel.domain.rulebook import Problem, RulebookError
 from starlevel.services import audit
 from starlevel.services import hr as hr_service
+from starlevel.services import months
+from starlevel.services import payroll as payroll_service
 from starlevel.services.recompute import run_pending
+from starlevel.web.exports import payroll_labels
+from starlevel.web.i18n import fmt_month
 from starlevel.web.auth import current_user, requires, session_factory_of
 from starlevel.web.params import MAX_ID, BadParam, bad_param_page, int_param
 from starlevel.web.render import gettext, is_htmx, lang_of, render
@@ -55,6 +59,7 @@ def decision_messages(request: Request[Any, Any, Any]) -> dict[str, str]:
         "not_found": _("There is no evaluated month like this for the agent."),
         "not_a_proposal": _("There is no promotion proposal to decide here any more."),
         "bad_action": _("Choose approve or hold."),
+        "month_closed": _("This month is closed for payroll; reopen it before changing a decision."),
     }
 
 
@@ -76,6 +81,22 @@ def _csv(request: Request[Any, Any, Any], filename: str, make: Callable[[Session
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
+
+
+def closed_rulebook_text(request: Request[Any, Any, Any], form: RulebookConfirm) -> str:
+    _ = gettext(request)
+    text = _("{month} is closed for payroll: a rulebook version cannot take effect in a closed month. Choose a later month.")
+    return text.format(month=fmt_month(form.effective_from, lang_of(request)))
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _payroll_month(session: Session, month: str) -> str:
+    chosen, options = hr_service.pick_month(session, month or None)
+    if chosen is None or (month and month not in options):
+        raise NotFoundException(f"month {month!r} has not been evaluated")
+    return chosen
 
 
 class DecisionForm(Struct):
@@ -151,7 +172,8 @@ class HrController(Controller):
             if item is None:
                 raise NotFoundException("no such agent-month")
             return render(request, "hr/_row.html", item=item, error=error, reason=data.reason if error else "",
-                          status_code=status_for(request, error is None))
+                          status_code=status_for(request, error is None),
+                          headers=None if error else {"HX-Trigger": "decided"})
         if error is None:
             return Redirect(f"/hr?month={data.month}#row-{data.agent_id}")
         review = hr_service.month_review(db_session, data.month or None, per_page=PER_PAGE, lang=lang_of(request))
@@ -166,18 +188,29 @@ class HrController(Controller):
         chosen, options = hr_service.pick_month(db_session, month or None)
         teams, grand = hr_service.payroll_summary(db_session, chosen) if chosen else ([], None)
         return render(request, "hr/payroll.html", month=chosen, months=options, teams=teams, grand=grand,
-                      asked=month if month and month != chosen else "")
+                      asked=month if month and month != chosen else "",
+                      final=bool(chosen) and months.is_closed(db_session, chosen))
 
     @get("/payroll.csv", name="hr_payroll_csv", guards=[requires("hr")], sync_to_thread=True)
     def payroll_csv(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
                     month: FromQuery[str] = "") -> Stream:
-        chosen, options = hr_service.pick_month(db_session, month or None)
-        if chosen is None or (month and month not in options):
-            raise NotFoundException(f"month {month!r} has not been evaluated")
+        chosen = _payroll_month(db_session, month)
+        labels = payroll_labels(lang_of(request))
         # Pay figures leave the system: who took which month's payroll, and when.
         audit.record(db_session, current_user(request).username, "download", "payroll", chosen)
         commit_now(db_session)
-        return _csv(request, f"payroll-{chosen}.csv", lambda s: hr_service.payroll_csv_stream(s, chosen))
+        return _csv(request, f"payroll-{chosen}.csv",
+                    lambda s: payroll_service.csv_bytes(payroll_service.load(s, chosen), labels))
+
+    @get("/payroll.xlsx", name="hr_payroll_xlsx", guards=[requires("hr")], sync_to_thread=True)
+    def payroll_xlsx(self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
+                     month: FromQuery[str] = "") -> Response[bytes]:
+        chosen = _payroll_month(db_session, month)
+        data = payroll_service.xlsx_bytes(payroll_service.load(db_session, chosen), payroll_labels(lang_of(request)))
+        audit.record(db_session, current_user(request).username, "download", "payroll", chosen)
+        commit_now(db_session)
+        return Response(data, media_type=XLSX, headers={
+            "Content-Disposition": f'attachment; filename="payroll-{chosen}.xlsx"', "Cache-Control": "no-store"})
 
     @get("/ladder.csv", name="hr_ladder_csv", guards=[requires("hr")], sync_to_thread=False)
     def ladder_csv(self, request: Request[Any, Any, Any]) -> Stream:
@@ -235,8 +268,11 @@ class HrController(Controller):
         form = RulebookConfirm(data.effective_from.strip(), data.label, data.note, text)
         try:
             document = hr_service.parse_candidate(text, form.effective_from)
+            months.ensure_open(db_session, form.effective_from)
         except RulebookError as exc:
             return self._rulebook_page(request, db_session, form=form, problems=exc.problems)
+        except months.MonthClosed:
+            return self._rulebook_page(request, db_session, form=form, problems=[closed_rulebook_text(request, form)])
         preview = hr_service.preview_rulebook(db_session, document, form.effective_from)
         commit_now(db_session)
         return render(request, "hr/preview.html", preview=preview, form=form)
@@ -255,4 +291,7 @@ class HrController(Controller):
         except RulebookError as exc:
             db_session.rollback()
             return self._rulebook_page(request, db_session, form=form, problems=exc.problems)
+        except months.MonthClosed:
+            db_session.rollback()
+            return self._rulebook_page(request, db_session, form=form, problems=[closed_rulebook_text(request, form)])
         return Redirect(f"/hr/rulebook?saved={rb.version}")

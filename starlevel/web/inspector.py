@@ -80,6 +80,7 @@ def problem_text(request: Request[Any, Any, Any], problem: svc.Problem) -> str:
         "note.too_long": _("The note is too long (at most {limit} characters)."),
         "reason.missing": _("Give a reason for voiding."),
         "void.already": _("This is void already."),
+        "month.closed": _("{month} is closed for payroll; HR must reopen it before it can change."),
     }
     params = {k: fmt_date(v, lang) if isinstance(v, date) else v for k, v in problem.params.items()}
     return texts[problem.key].format(**params)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.domain import months as M
 from starlevel.services import mystar
+from starlevel.services.privacy import may_see_pay
 from starlevel.web import i18n
 from starlevel.web.auth import current_user, requires
 from starlevel.web.charts import MonthPoint, history_svg
@@ -99,7 +100,8 @@ def _show(
     request: Request[Any, Any, Any], db: Session, agent_id: str, *, base: str, self_view: bool,
     month: str | None, defects: str | None,
 ) -> Template:
-    page = mystar.agent_page(db, agent_id, month=month, defects_month=defects, lang=lang_of(request))
+    page = mystar.agent_page(db, agent_id, month=month, defects_month=defects, lang=lang_of(request),
+                             show_pay=may_see_pay(current_user(request), agent_id))
     if page is None:
         raise NotFoundException(f"no agent {agent_id!r}")
     return render(

@@ -9,6 +9,10 @@ def handlers() -> list[Any]:
     from starlevel.web.account import AccountController
     from starlevel.web.admin import AdminController
     from starlevel.web.hr import HrController
+    from starlevel.web.dashboard import HrDashboardController
+    from starlevel.web.months import HrMonthsController
+    from starlevel.web.reviews import HrReviewsController
+    from starlevel.web.whatif import HrWhatIfController
     from starlevel.web.agents import AgentsController
     from starlevel.web.inspector import InspectionsController, UploadsController
     from starlevel.web.metrics import MetricsController
@@ -18,4 +22,5 @@ def handlers() -> list[Any]:
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MetricsController, MyStarController, AgentStarController,
-            HrController, PeriodsController, RulesController, AdminController]
+            HrController, HrDashboardController, HrMonthsController, HrReviewsController, HrWhatIfController,
+            PeriodsController, RulesController, AdminController]

@@ -43,9 +43,13 @@ def test_hr_reviews_the_month_decides_and_downloads_payroll(live_server, new_pag
     assert error.inner_text() == _("A hold needs a reason: write why in the reason field.")
     assert page.locator("#row-A003 input[name=reason]").get_attribute("aria-invalid") == "true"
 
-    # Approve A001: the row is swapped in place (no reload), showing who approved.
+    # Approve A001: the row is swapped in place (no reload), showing who approved, and the
+    # counts above refresh (the response triggers "decided").
+    pending = int(page.locator("#review-live .count-pending .n").inner_text())
     page.locator("#row-A001 button[value=approve]").click()
     page.locator("#row-A001 .decided-approve").wait_for()
+    page.wait_for_function(
+        f"document.querySelector('#review-live .count-pending .n').textContent.trim() == '{pending - 1}'")
     assert _("Approved by {who}, {when}").split("{")[0].strip() in page.locator("#row-A001 .decided").inner_text()
     assert "1★ → 2★" in page.locator("#row-A001").inner_text()
     assert page.evaluate("window.__noReload") == "still here"
@@ -62,7 +66,7 @@ def test_hr_reviews_the_month_decides_and_downloads_payroll(live_server, new_pag
     with open(download.path(), "rb") as fh:
         data = fh.read()
     assert data.startswith("\ufeff".encode()) and "陈静".encode() in data
-    assert data.decode("utf-8-sig").splitlines()[0].startswith("agent_id,name,team,track,level,pay_grade")
+    assert data.decode("utf-8-sig").splitlines()[0].startswith(f"{_('Line')},{_('Agent ID')},{_('Name')},")
     screenshot(page, f"hr-payroll-{lang}")
 
 

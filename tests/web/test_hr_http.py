@@ -159,7 +159,9 @@ def test_payroll_page_and_csv(client, passwords) -> None:  # type: ignore[no-unt
     assert 'filename="payroll-2025-06.csv"' in r.headers["content-disposition"]
     assert r.content.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
-    assert len(rows) == 3 and sum(float(x["total_pay"]) for x in rows) == 6732.0
+    agents = [x for x in rows if x["Line"] == "agent"]
+    assert len(agents) == 3 and sum(float(x["Total pay"]) for x in agents) == 6732.0
+    assert rows[-1]["Line"] == "Grand total" and rows[-1]["Total pay"] == "6732.00"
     assert client.get("/hr/payroll.csv?month=1999-01").status_code == 404
     ladder = client.get("/hr/ladder.csv")
     assert ladder.status_code == 200 and ladder.content.decode("utf-8-sig").splitlines()[0].startswith("agent_id,month,")

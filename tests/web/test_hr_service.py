@@ -15,6 +15,8 @@ from starlevel.db.models import AuditEntry, HrDecisionRow, MonthResultRow, Ruleb
 from starlevel.domain.rulebook import RulebookError, default_rulebook_document
 from starlevel.services import hr, rulebooks
 from starlevel.services.recompute import recompute
+from starlevel.services import payroll
+from starlevel.web.exports import payroll_labels
 from tests.seed import seed_company
 
 
@@ -154,10 +156,17 @@ def _read_csv(chunks) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
 
+def _payroll_csv(s, month: str) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    """The agent lines of the payroll CSV, keyed by column (English headers mapped back to keys)."""
+    labels = payroll_labels("en")
+    rows = _read_csv(payroll.csv_bytes(payroll.load(s, month), labels))
+    keys = {labels[k]: k for k in payroll.COLUMNS}
+    return [{keys[h]: v for h, v in r.items()} for r in rows if r[labels["line"]] == labels["line_agent"]]
+
+
 def test_payroll_csv_totals_equal_the_stored_totals(seeded) -> None:  # type: ignore[no-untyped-def]
     with session_scope(seeded) as s:
-        rows = _read_csv(hr.payroll_csv_stream(s, "2025-06"))
-        assert list(rows[0]) == hr.PAYROLL_COLUMNS
+        rows = _payroll_csv(s, "2025-06")
         assert [r["agent_id"] for r in rows] == ["A001", "A003", "A002"]  # by team, then id
         stored = s.scalars(select(MonthResultRow.total_pay).where(MonthResultRow.month == "2025-06")).all()
         assert sum(Decimal(r["total_pay"]) for r in rows) == sum(stored, Decimal(0)) == Decimal("6732.00")
@@ -167,8 +176,8 @@ def test_payroll_csv_totals_equal_the_stored_totals(seeded) -> None:  # type: ig
         assert [(t.team, t.agents, t.total) for t in teams] == [("Team 1", 2, Decimal("4590.00")), ("Team 2", 1, Decimal("2142.00"))]
         assert grand.total == Decimal("6732.00") and grand.incomplete == 0
         # A probation month is paid at 80 %, without allowance.
-        (probation,) = [r for r in _read_csv(hr.payroll_csv_stream(s, "2024-03")) if r["agent_id"] == "A002"]
-        assert probation["on_probation"] == "yes" and probation["allowance"] == "0.00"
+        (probation,) = [r for r in _payroll_csv(s, "2024-03") if r["agent_id"] == "A002"]
+        assert probation["probation_factor"] == "0.80" and probation["allowance"] == "0.00"
 
 
 def test_payroll_marks_incomplete_months(seeded) -> None:  # type: ignore[no-untyped-def]
@@ -182,7 +191,7 @@ def test_payroll_marks_incomplete_months(seeded) -> None:  # type: ignore[no-unt
                      filename="m.csv", actor="t", rulebook=rb, today=date(2026, 11, 25))
         recompute(s, start="2025-07")
     with session_scope(seeded) as s:
-        rows = _read_csv(hr.payroll_csv_stream(s, "2025-07"))
+        rows = _payroll_csv(s, "2025-07")
         assert {r["status"] for r in rows} == {"incomplete"}
         assert all(r["total_pay"] == "" for r in rows)
         _teams, grand = hr.payroll_summary(s, "2025-07")

@@ -81,6 +81,17 @@ RULES: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/hr/payroll"): ("hr",),
     ("GET", "/hr/payroll.csv"): ("hr",),
     ("GET", "/hr/ladder.csv"): ("hr",),
+    ("GET", "/hr/payroll.xlsx"): ("hr",),
+    ("GET", "/hr/dashboard"): ("hr", "admin"),
+    ("GET", "/hr/summary"): ("hr", "admin"),
+    # ---- HR's month: close/reopen, review cases, what-if (pay figures: HR only)
+    ("GET", "/hr/months"): ("hr",),
+    ("POST", "/hr/months/close"): ("hr",),
+    ("POST", "/hr/months/reopen"): ("hr",),
+    ("GET", "/hr/reviews"): ("hr",),
+    ("POST", "/hr/reviews"): ("hr",),
+    ("GET", "/hr/whatif"): ("hr",),
+    ("POST", "/hr/whatif"): ("hr",),
     ("GET", "/hr/rulebook"): ("hr", "admin"),
     ("POST", "/hr/rulebook/preview"): ("hr",),
     ("POST", "/hr/rulebook"): ("hr",),
@@ -115,6 +126,11 @@ RULES: dict[tuple[str, str], tuple[str, ...] | str] = {
 # Routes whose own answer looks like a refusal: an empty sign-in form is a wrong password
 # (401, the form again), and signing out sends you to /login.
 OWN_ANSWER = {("POST", "/login"): 401, ("POST", "/logout"): 302}
+
+# Pay is private: no page or API answer an inspector or admin may open carries a pay figure
+# (the seeded totals of 2025-06, as pages and the API print them).
+PAY_MARKERS = ("2,142.00", "2142.00", "2,448.00", "2448.00")
+NO_PAY = ("inspector", "admin")
 
 # What an agent signed in as ann (A001) must never see, and bob's (A002) equivalents.
 OTHERS = {"agent": ("A002", "Bob Wu", "A003", "陈静"), "agent2": ("A001", "Ann Lee", "A003", "陈静")}
@@ -224,6 +240,10 @@ def test_every_route_for_every_role(app, client, session_factory, role):  # type
         wrong = _verdict(role, rule, method, path, response)
         if wrong:
             problems.append(f"{method} {path} as {role}: {wrong}")
+        if role in NO_PAY and method == "GET" and response.status_code == 200:
+            shown = [x for x in PAY_MARKERS if x in response.text]
+            if shown:
+                problems.append(f"{method} {path} shows pay figures to {role}: {shown}")
         if role == "agent" and method == "GET" and response.status_code == 200 and rule != PUBLIC:
             leaked = [x for x in OTHERS["agent"] if x in response.text]
             if leaked:
