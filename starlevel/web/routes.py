@@ -19,8 +19,9 @@ def handlers() -> list[Any]:
     from starlevel.web.metrics import MetricsController
     from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
     from starlevel.web.mystar import AgentStarController, MyStarController
+    from starlevel.web.rules import PeriodsController, RulesController
 
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MetricsController, MyStarController, AgentStarController,
             HrController, HrDashboardController, HrMonthsController, HrReviewsController, HrWhatIfController,
-            AdminController, favicon]
+            PeriodsController, RulesController, AdminController, favicon]
