@@ -277,8 +277,11 @@ def new_page(browser, request: pytest.FixtureRequest):  # type: ignore[no-untype
     contexts = []
     watches: list[tuple[_AxeWatch, object]] = []
 
-    def make(lang: str = "en", width: int = 1280, height: int = 900):  # type: ignore[no-untyped-def]
+    def make(lang: str = "en", width: int = 1280, height: int = 900, enforce_csp: bool = False):  # type: ignore[no-untyped-def]
+        # Test helpers (Playwright's string predicates, axe-core) run as page script, which the
+        # app's Content-Security-Policy refuses; tests/web/test_csp_browser.py enforces it.
         ctx = browser.new_context(
+            bypass_csp=not enforce_csp,
             locale="zh-CN" if lang == "zh" else "en-GB",
             extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9" if lang == "zh" else "en-GB,en;q=0.9"},
             viewport={"width": width, "height": height},

@@ -110,3 +110,15 @@ def test_a_month_of_the_earlier_rulebook_is_read_with_its_columns(shop):
         load(shop, text)
     assert [(e.row, e.column) for e in caught.value.errors] == [(3, "accuracy")]
     assert "is not an input of rulebook version 1, in force for 2023-11" in caught.value.errors[0].problem
+
+
+def test_input_problems_carry_codes_and_read_in_chinese(shop):
+    text = HEADER + "\nE1,2024-01,91.5,101,-4,3.1,1.25,4.5,,\n"
+    with pytest.raises(ImportRejected) as caught:
+        load(shop, text)
+    by_column = {e.column: e for e in caught.value.errors}
+    assert by_column["accuracy"].code == "input.range_above"
+    assert by_column["accuracy"].text("zh").startswith("'101' 大于 100")
+    assert by_column["first_response_s"].code == "input.not_number"
+    assert by_column["manager_rating"].code == "input.not_whole"
+    assert by_column["manager_rating"].text("zh").startswith("'4.5' 不是整数")

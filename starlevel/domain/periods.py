@@ -74,9 +74,10 @@ def period_scores(rb: Rulebook, results: Iterable[MonthResult]) -> list[PeriodSc
         rows = sorted(by_agent[aid], key=lambda r: r.month)
         quarter_scores: dict[str, PeriodScore] = {}
         for period in sorted(rb.periods, key=lambda p: (p.of != "composite", p.months)):
-            out.extend(_agent_period(aid, rows, period, quarter_scores if quarterly else {}))
-            if period is quarterly:
-                quarter_scores = {s.label: s for s in out if s.agent_id == aid and s.period == period.key}
+            mine = _agent_period(aid, rows, period, quarter_scores if quarterly else {})
+            out.extend(mine)
+            if period is quarterly:  # this agent's quarters only (not a scan of everyone's so far)
+                quarter_scores = {s.label: s for s in mine}
     return out
 
 

@@ -127,7 +127,7 @@ def write_metrics_csv(session: Session, out: IO[str], *, month: str | None = Non
     as stored), so that importing the file again changes nothing. Returns the row count."""
     header = metrics_header(session, month=month)
     keys = header[2:]
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(out, lineterminator="\n")
     writer.writerow(header)
     n = 0
     loads = orjson.loads

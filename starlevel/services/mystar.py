@@ -72,6 +72,7 @@ class PayView:
     min_inspections: int = 0
     missing_inspections: int = 0
     missing_metrics: bool = False
+    needed_inputs: tuple[tuple[str, str], ...] = ()  # (中文, English) names of the month's required inputs
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,7 @@ def pay_view(row: MonthResultRow, rb: Rulebook) -> PayView:
             min_inspections=rb.min_inspections,
             missing_inspections=max(0, rb.min_inspections - row.n_inspections),
             missing_metrics=not has_metrics,
+            needed_inputs=tuple((i.name("zh"), i.name("en")) for i in rb.inputs if i.required),
         )
     brackets = list(rb.coefficients)  # highest min first
     coef_min = coef_below = None

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent, MonthResultRow, PayrollSnapshotRow
+from starlevel.services.export import spreadsheet_safe
 from starlevel.services import months as month_service
 from starlevel.services import rulebooks as rulebook_store
 
@@ -32,12 +33,12 @@ COLUMNS = (
     "performance_pay", "allowance", "probation_factor", "total_pay", "status", "payroll",
 )
 MONEY = ("fixed_pay", "performance_pay", "allowance", "total_pay")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(text: str) -> str:
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe (the one
+    rule of every export: :func:`services.export.spreadsheet_safe`)."""
+    return str(spreadsheet_safe(text))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from msgspec import Struct
 from sqlalchemy.orm import Session
 
 from starlevel.domain import months as M
+from starlevel.domain.describe import Phrases, num
 from starlevel.domain.rulebook import Problem, RulebookError
 from starlevel.services import audit, clock
 from starlevel.services import hr as hr_service
@@ -238,6 +239,7 @@ class HrController(Controller):
         return render(
             request, "hr/rulebook.html", versions=versions, shown=shown, rb=rb, form=form,
             problems=[_render_problem(p, gettext(request)) for p in problems or []], saved=saved, latest_month=last,
+            rbt=Phrases(rb, lang_of(request)), rbt_num=num,  # type: ignore[arg-type]
             status_code=status_for(request, not problems),
         )
 

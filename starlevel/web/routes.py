@@ -19,6 +19,7 @@ def handlers() -> list[Any]:
     from starlevel.web.metrics import MetricsController
     from starlevel.web.api import CONTROLLERS as API_CONTROLLERS
     from starlevel.web.mystar import AgentStarController, MyStarController
+    from starlevel.web.rules import PeriodsController, RulesController
     from starlevel.web.disputes import CONTROLLERS as DISPUTE_CONTROLLERS
     from starlevel.web.api_disputes import CONTROLLERS as DISPUTE_API
     from starlevel.web.calibration import CONTROLLERS as CALIBRATION_CONTROLLERS
@@ -27,5 +28,5 @@ def handlers() -> list[Any]:
     return [*API_CONTROLLERS, AccountController, AgentsController, InspectionsController, UploadsController,
             MetricsController, MyStarController, AgentStarController,
             HrController, HrDashboardController, HrMonthsController, HrReviewsController, HrWhatIfController,
-            AdminController, favicon, *DISPUTE_CONTROLLERS, *DISPUTE_API,
+            PeriodsController, RulesController, AdminController, favicon, *DISPUTE_CONTROLLERS, *DISPUTE_API,
             *CALIBRATION_CONTROLLERS, *CONSISTENCY_CONTROLLERS]

@@ -325,7 +325,7 @@ def test_month_results_with_event_filter(company, client):  # type: ignore[no-un
     en = client.get("/api/months/2025-6/results", headers={"accept-language": "en"}).json()["problems"][0]
     assert (en["problem"], en["key"]) == ("2025-6 is not a month (YYYY-MM).", "month.invalid")
     zh = client.get("/api/months/2025-6/results", headers={"accept-language": "zh-CN"}).json()["problems"][0]
-    assert zh["problem"] == "2025-6 不是有效月份(YYYY-MM)。"
+    assert zh["problem"] == "2025-6 不是有效月份（YYYY-MM）。"
     assert client.get("/api/months/2025-06/results?event=party").status_code == 400
     assert client.get("/api/months/2030-01/results").json() == []
 

@@ -18,7 +18,7 @@ document.addEventListener('securitypolicyviolation',
 
 PAGES = {
     "inspector": ["/inspections", "/uploads", "/agents"],
-    "hr": ["/hr", "/hr/payroll", "/hr/rulebook", "/agents"],
+    "hr": ["/hr", "/hr/payroll", "/hr/rulebook", "/agents", "/metrics"],
     "admin": ["/admin/users", "/admin/audit"],
     "agent": ["/me"],
 }
@@ -47,7 +47,7 @@ def _check(page, errors: list[str], what: str) -> None:  # type: ignore[no-untyp
 @pytest.mark.browser
 def test_pages_work_under_the_policy(company, live_server, new_page):  # type: ignore[no-untyped-def]
     for role, urls in PAGES.items():
-        page = new_page(lang="en")
+        page = new_page(lang="en", enforce_csp=True)
         errors: list[str] = []
         page.on("console", lambda m, errors=errors: _console(m, errors))
         page.add_init_script(WATCH)
@@ -85,7 +85,7 @@ def test_pages_work_under_the_policy(company, live_server, new_page):  # type: i
 
 @pytest.mark.browser
 def test_no_site_can_frame_a_page(company, live_server, new_page):  # type: ignore[no-untyped-def]
-    page = new_page(lang="en")
+    page = new_page(lang="en", enforce_csp=True)
     page.set_content(f'<iframe id="f" src="{live_server}/login" width="600" height="400"></iframe>')
     # set_content returns after the load event, which waits for the frame (or its refusal).
     frame = page.frame_locator("#f")

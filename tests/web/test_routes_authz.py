@@ -115,6 +115,10 @@ RULES: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/hr/rulebook"): ("hr", "admin"),
     ("POST", "/hr/rulebook/preview"): ("hr",),
     ("POST", "/hr/rulebook"): ("hr",),
+    ("GET", "/hr/periods"): ("hr", "admin"),
+    ("GET", "/hr/periods/csv"): ("hr",),
+    # ---- the rules in plain language, for everyone signed in
+    ("GET", "/rules"): ALL,
     # ---- admin: accounts and the audit log
     ("GET", "/admin/users"): ("admin",),
     ("POST", "/admin/users"): ("admin",),

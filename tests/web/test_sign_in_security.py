@@ -221,6 +221,19 @@ def test_security_headers_on_every_response(web):  # type: ignore[no-untyped-def
     assert "script-src 'self'" in responses["page"].headers["content-security-policy"]
 
 
+def test_templates_hold_nothing_the_policy_blocks():  # type: ignore[no-untyped-def]
+    """Inline scripts, event-handler attributes, hx-on (eval) and inline styles are refused by
+    the CSP: behaviour goes in static files or htmx attributes, looks in app.css."""
+    import re
+    from pathlib import Path
+
+    blocked = re.compile(r"<script(?![^>]*\bsrc=)|\shx-on[:-]|\son[a-z]+=|\sstyle=|javascript:", re.I)
+    root = Path(__file__).resolve().parents[2] / "templates"
+    found = [f"{p.relative_to(root)}: {m.group(0).strip()}" for p in root.rglob("*.html")
+             for m in blocked.finditer(p.read_text(encoding="utf-8"))]
+    assert found == []
+
+
 def test_pages_carry_no_inline_script(web):  # type: ignore[no-untyped-def]
     sign_in(web, "qa", "qa-pass-12")
     for url in ["/inspections", "/uploads"]:
