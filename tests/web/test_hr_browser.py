@@ -126,7 +126,8 @@ def test_hr_edits_the_rulebook_previews_and_saves(live_server, new_page, session
     problems = page.locator("#rulebook-problems li")
     problems.first.wait_for()
     listed = problems.all_inner_texts()
-    assert len(listed) == 2 and any("weights must total exactly 1" in p for p in listed)
+    weights = "权重之和必须恰好为 1" if lang == "zh" else "weights must total exactly 1"  # problems in the page's language
+    assert len(listed) == 2 and any(weights in p for p in listed)
     assert page.locator("textarea[name=toml]").input_value() == broken
     screenshot(page, f"hr-rulebook-problems-{lang}")
 
