@@ -54,7 +54,8 @@ def test_hr_closes_reopens_exports_and_runs_a_whatif(live_server, new_page, sess
     browser_sign_in(qa, live_server, *passwords["inspector"])
     _upload_metrics(qa, live_server, tmp_path, "late.csv", "A001,2025-05,70,70,2,1\nA001,2025-06,95,92.5,4,0\n")
     rejected = qa.locator("#upload-result .rejected")
-    assert "2025-05 is closed for payroll" in rejected.inner_text()
+    closed = "2025-05 已结账" if lang == "zh" else "2025-05 is closed for payroll"  # in the reader's language
+    assert closed in rejected.inner_text()
     assert "late.csv" in qa.locator("#upload-result .error").inner_text()
     screenshot(qa, f"hr-month-upload-refused-{lang}")
 
