@@ -240,8 +240,8 @@ class _AxeWatch:
         self.busy = False
 
     def check(self, page) -> None:  # type: ignore[no-untyped-def]
-        if self.busy or page.is_closed():
-            return
+        if self.busy or page.is_closed() or not page.url.startswith(("http://", "https://")):
+            return  # only the app's own pages (a test's about:blank or data: page is not one)
         self.busy = True
         try:
             page.wait_for_load_state("load")
