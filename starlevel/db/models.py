@@ -120,7 +120,7 @@ class Agent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (Index("ix_agents_name", "name"),)
+    __table_args__ = (Index("ix_agents_name", "name"), Index("ix_agents_hired_on", "hired_on"))
 
 
 class DefectType(Base):

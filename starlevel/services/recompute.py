@@ -619,7 +619,9 @@ def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool 
     bounds = result_bounds(session)
     if agent is None or not rulebooks or bounds[0] is None or any(rb.approval_required for rb in rulebooks):
         return fallback(start)
-    first_hire, last_hire = session.execute(select(func.min(AgentRow.hired_on), func.max(AgentRow.hired_on))).one()
+    first_hire, last_hire = session.execute(select(  # two index lookups (one SELECT of both scans)
+        select(func.min(AgentRow.hired_on)).scalar_subquery(), select(func.max(AgentRow.hired_on)).scalar_subquery()
+    )).one()
     company_first = M.month_of(first_hire)
     company_end = max(M.month_of(last_hire), last) if last else M.month_of(last_hire)
     if (company_first, company_end) != (bounds[0], bounds[1]):
@@ -707,7 +709,7 @@ def run_pending(factory: Callable[[], Session], *, wait: bool = False) -> Recomp
 # write; a longer deferred run takes the write lock for its whole duration instead.
 SNAPSHOT_MONTHS = CHUNK_MONTHS
 LEASE = "recompute_lease"  # id_counters row: who is evaluating deferred requests (SQLite)
-LEASE_SECONDS = 120
+LEASE_SECONDS = 60
 PLAN_ATTEMPTS = 3
 KEEP_DONE = timedelta(days=1)  # done requests and one-agent records are kept this long
 
