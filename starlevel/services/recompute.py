@@ -34,7 +34,7 @@ from starlevel.db.models import (
     utcnow,
 )
 from starlevel.domain import months as M
-from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
+from starlevel.domain.ladder import evaluate, evaluated_months, prior_items_needed, prior_months_needed
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
 from starlevel.domain.rulebook import Rulebook
 from starlevel.services import locks
@@ -329,36 +329,28 @@ def row_to_result(row: MonthResultRow) -> MonthResult:
 
 
 def load_prior(
-    session: Session, start: str, months_back: int, agent_id: str | None = None
+    session: Session, start: str, months_back: int, agent_id: str | None = None, *, items: bool = True
 ) -> dict[str, list[MonthResult]]:
     """The stored results the engine needs to resume at ``start``: levels, counters and the
-    window figures of the months before, item scores included (a promotion may need every
-    item above a floor over its window); no explanations or pay.
+    window figures of the months before; no explanations or pay. ``items``: with the item
+    scores too, which a promotion with an item floor reads over its window (see
+    :func:`~starlevel.domain.ladder.prior_items_needed`).
 
-    Read through Core with decimals and JSON as text (the ORM's per-row work costs more
-    than the rows); equal decimal strings share one Decimal."""
+    Read through Core with decimals and JSON as text: the ORM's per-row work costs more
+    than the rows."""
     first = M.add_months(start, -months_back)
     R = MonthResultRow
+    dims_column = cast(R.dimensions, Text) if items else literal(None, Text)
     rows = session.connection().execute(
         select(
             R.agent_id, R.month, R.rulebook_version, R.track, R.team, R.tenure, R.on_probation, R.complete,
-            R.n_inspections, type_coerce(R.quality, String), cast(R.dimensions, Text), type_coerce(R.composite, String),
+            R.n_inspections, type_coerce(R.quality, String), dims_column, type_coerce(R.composite, String),
             R.band, R.all_dimensions_pass, R.error_defects, R.complaints, R.red_line_codes, R.level, R.level_since,
             R.below_floor, R.event, R.next_level, R.rule,
         )
         .where(R.month >= first, R.month < start, *([R.agent_id == agent_id] if agent_id else []))
         .order_by(R.agent_id, R.month)
-    )
-    decimals: dict[str, Decimal] = {}
-
-    def dec(text: str | None) -> Decimal | None:
-        if text is None:
-            return None
-        d = decimals.get(text)
-        if d is None:
-            d = decimals[text] = Decimal(text)
-        return d
-
+    ).all()
     loads = orjson.loads
     prior: dict[str, list[MonthResult]] = defaultdict(list)
     for (aid, month, version, track, team, tenure, probation, complete, n, quality, dims, composite, band, ap, errs,
@@ -366,8 +358,9 @@ def load_prior(
         prior[aid].append(MonthResult(
             agent_id=aid, month=month, rulebook_version=version, track=track, team=team, tenure=tenure,
             on_probation=bool(probation), complete=bool(complete), n_inspections=n,
-            quality=dec(quality), dimensions={k: dec(v) for k, v in loads(dims).items()} if dims else {},
-            composite=dec(composite), band=band, all_dimensions_pass=bool(ap),
+            quality=None if quality is None else Decimal(quality),
+            dimensions={k: Decimal(v) for k, v in loads(dims).items()} if dims else {},
+            composite=None if composite is None else Decimal(composite), band=band, all_dimensions_pass=bool(ap),
             error_defects=errs, complaints=complaints, red_line_codes=tuple(c for c in red.split(";") if c) if red else (),
             level=level, level_since=since, below_floor=below, event=event, next_level=next_level, rule=rule,
         ))
@@ -482,7 +475,7 @@ def _plan(session: Session, start: str | None, phases: dict[str, float]) -> _Pla
     else:
         if start > end:
             return _Plan(start, end, first, 0, rulebooks, iter(()))
-        prior = load_prior(session, start, prior_months_needed(rulebooks) + 1)
+        prior = load_prior(session, start, prior_months_needed(rulebooks) + 1, items=prior_items_needed(rulebooks))
     phases["load_static"] = time.perf_counter() - t0
     decisions = load_decisions(session, start)
     t = time.perf_counter()
@@ -632,7 +625,8 @@ def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool 
     start = max(start, hire)
     end = company_end
     uncapped = [dataclasses.replace(rb, quotas={}) for rb in rulebooks]
-    prior = {} if start == hire else load_prior(session, start, prior_months_needed(rulebooks) + 1, agent_id)
+    prior = {} if start == hire else load_prior(session, start, prior_months_needed(rulebooks) + 1, agent_id,
+                                                items=prior_items_needed(rulebooks))
     if start != hire and not prior.get(agent_id):
         return fallback(start)
     new = evaluate(
@@ -822,7 +816,7 @@ def _run_outside_write_lock(factory: Callable[[], Session]) -> RecomputeStats | 
                         select(RecomputeRequest.agent_id, func.min(RecomputeRequest.from_month))
                         .where(RecomputeRequest.id > seen, RecomputeRequest.agent_id.is_not(None))
                         .group_by(RecomputeRequest.agent_id)
-                    ).tuples().all())
+                    ).all())
                     keys = sorted(k for k in changed if k[0] not in moved)
                     t = time.perf_counter()
                     written = _write_changed(session, keys, fresh)
