@@ -96,7 +96,15 @@ def _centi(value: Decimal) -> int:
     return int(scaled)
 
 
+# Per parsed rulebook (parsed once per process): building these CASE expressions cost more
+# than running the one-agent queries that use them.
+_DEFECT_CASES: dict[int, tuple[Rulebook, Any, Any]] = {}
+
+
 def _defect_cases(rb: Rulebook):  # type: ignore[no-untyped-def]
+    cached = _DEFECT_CASES.get(id(rb))
+    if cached is not None and cached[0] is rb:
+        return cached[1], cached[2]
     deduction = case(
         {d.code: literal(_centi(rb.deduction(d.code))) for d in rb.defects},
         value=InspectionDefect.code,
@@ -107,6 +115,9 @@ def _defect_cases(rb: Rulebook):  # type: ignore[no-untyped-def]
         value=InspectionDefect.code,
         else_=literal(0),
     )
+    if len(_DEFECT_CASES) > 256:
+        _DEFECT_CASES.clear()
+    _DEFECT_CASES[id(rb)] = (rb, deduction, is_error)
     return deduction, is_error
 
 
