@@ -384,7 +384,6 @@ def progress(
     promo = p["promotion"]
     if promo is None:
         return Progress(target=None, conditions=[], **common)
-    threshold = _dec(promo["threshold"])
     conds: list[Condition] = []
     for c in promo["conditions"]:
         extra = {k: v for k, v in c.items() if k not in ("key", "ok", "need", "have")}
