@@ -3,14 +3,15 @@
 On a fresh database: ``rulebook load NAME --effective-from M``, ``import agents``, ``import
 metrics`` with a small file in exactly the template's declared columns (and ``import
 inspections`` where the template scores QA), then read what a user reads: the ladder export
-(star, pay, the explanation in 中文 and English), the payroll export, and for HR's periods the
-quarters-and-years report. Every expected figure is worked out by hand from docs/schemes.md,
+(star, pay, the explanation in 中文 and English), the payroll export, for HR's periods the
+quarters-and-years report, and the agent's own star page (logins made with the CLI). Every expected figure is worked out by hand from docs/schemes.md,
 docs/ladder.md and the template's TOML in the comment above it.
 """
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -421,24 +422,40 @@ def new_user(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ne
 
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
 def test_a_new_user_runs_the_template_end_to_end(name: str, new_user: NewUser, request: pytest.FixtureRequest) -> None:
-    if name != "reception-quarterly":
-        CASES[name](new_user)
-        return
+    from starlevel.web import i18n
+    from tests.conftest import sign_in
+
+    request.getfixturevalue("cheap_hashes")
+    client = request.getfixturevalue("client")
+
+    def signed_in(user: str, role: str, *extra: str) -> None:
+        """A login made with the CLI, signed in on the web client."""
+        new_user.run("users", "create", user, "--role", role, *extra, "--password-stdin", stdin="a long passphrase 7\n")
+        client.cookies.clear()
+        assert sign_in(client, user, "a long passphrase 7").status_code in (302, 303)
 
     def hr_periods(lang: str) -> list[list[str]]:
-        """HR signs in (a login made with the CLI) and downloads the quarters-and-years report."""
-        from starlevel.web import i18n
-        from tests.conftest import sign_in
-
-        request.getfixturevalue("cheap_hashes")
-        client = request.getfixturevalue("client")
-        if "hr" not in getattr(client, "_e2e_users", ()):
-            new_user.run("users", "create", "hr", "--role", "hr", "--password-stdin", stdin="a long passphrase 7\n")
-            client._e2e_users = ("hr",)
-            assert sign_in(client, "hr", "a long passphrase 7").status_code in (302, 303)
+        """HR downloads the quarters-and-years report."""
+        if "hr" not in created:
+            signed_in("hr", "hr")
+            created.add("hr")
         client.cookies.set(i18n.COOKIE, lang)
         r = client.get("/hr/periods/csv?year=2025")
         assert r.status_code == 200, r.text
         return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
 
-    CASES[name](new_user, hr_periods)
+    created: set[str] = set()
+    if name == "reception-quarterly":
+        CASES[name](new_user, hr_periods)
+    else:
+        CASES[name](new_user)
+    # Agent A1 opens their star page: it shows the latest month's explanation, the same words
+    # (checked above by hand) as the export, in either language.
+    last = max(m for (a, m), r in new_user.ladder().items() if a == "A1" and r["complete"] == "yes")
+    reason = new_user.ladder()["A1", last]
+    signed_in("a1", "agent", "--agent", "A1")
+    for lang in ("en", "zh"):
+        client.cookies.set(i18n.COOKIE, lang)
+        r = client.get(f"/me?month={last}")
+        assert r.status_code == 200, r.text[:2000]
+        assert reason[f"reason_{lang}"] in html.unescape(r.text), (lang, reason[f"reason_{lang}"])
