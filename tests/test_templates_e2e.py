@@ -15,6 +15,7 @@ import html
 import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 import pytest
 from click.testing import CliRunner
 
@@ -73,6 +74,39 @@ class NewUser:
     def payroll(self, month: str) -> dict[str, Row]:
         text = self.run("export", "payroll", "--month", month).lstrip("\ufeff")
         return {r["Agent ID"]: r for r in csv.DictReader(io.StringIO(text)) if r["Line"] == "agent"}
+
+
+class Web:
+    """The app on the same database, for what a user reads on a page; logins made with the CLI."""
+
+    PASSWORD = "a long passphrase 7"
+
+    def __init__(self, user: NewUser, client: Any) -> None:
+        self.user = user
+        self.client = client
+        self.created: set[str] = set()
+
+    def sign_in(self, user: str, role: str, *extra: str) -> None:
+        from tests.conftest import sign_in
+
+        if user not in self.created:
+            self.user.run("users", "create", user, "--role", role, *extra, "--password-stdin", stdin=self.PASSWORD + "\n")
+            self.created.add(user)
+        self.client.cookies.clear()
+        assert sign_in(self.client, user, self.PASSWORD).status_code in (302, 303)
+
+    def get(self, path: str, lang: str) -> str:
+        from starlevel.web import i18n
+
+        self.client.cookies.set(i18n.COOKIE, lang)
+        r = self.client.get(path)
+        assert r.status_code == 200, (path, r.text[:2000])
+        return r.text
+
+    def hr_get(self, path: str, lang: str) -> str:
+        if "hr" not in self.created:
+            self.sign_in("hr", "hr")
+        return self.get(path, lang)
 
 
 def qa(agent: str, months: Sequence[str], *inspections: Sequence[str]) -> list[tuple[str, str, Sequence[str]]]:
@@ -231,7 +265,7 @@ def case_tenure_track(u: NewUser) -> None:
     assert u.payroll("2024-08")["A1"]["Total pay"] == "100.00"
 
 
-def case_fee_collection(u: NewUser) -> None:
+def case_fee_collection(u: NewUser, web: Web) -> None:
     u.load("fee-collection", "2025-01")
     u.agents("A1,Ann,phone,T,2024-12-02", "B1,Bo,phone,T,2024-12-02")  # on probation: no factor here
     u.metrics("collection_rate,complaints,extra_tasks",
@@ -256,6 +290,12 @@ def case_fee_collection(u: NewUser) -> None:
     star(rows["B1", "2025-02"], 1, 1, "80.00", "2000.00")
     pay = u.payroll("2025-02")
     assert (pay["A1"]["Total pay"], pay["B1"]["Total pay"]) == ("3000.00", "2000.00")
+    # The most 5★ months of 2025 (A1 one, B1 none) names the year's 优秀员工, on HR's page.
+    for lang, award in (("en", "Employee of the year"), ("zh", "年度优秀员工")):
+        page = html.unescape(web.hr_get("/hr/periods?year=2025", lang))
+        awards = page[page.index('id="awards"'):]
+        awards = awards[:awards.index("</section>")]
+        assert f"<strong>{award}</strong>: Ann (A1)" in awards and "B1" not in awards, awards
 
 
 def case_lowest_item(u: NewUser) -> None:
@@ -335,7 +375,7 @@ def case_annual_july(u: NewUser) -> None:
     assert b1["reason_zh"] == "暂未达到2星晋升条件：报名参评为—（要求=1）。"
 
 
-def case_reception_quarterly(u: NewUser, hr_periods: Callable[[str], list[list[str]]]) -> None:
+def case_reception_quarterly(u: NewUser, web: Web) -> None:
     u.load("reception-quarterly", "2025-01")
     u.agents("A1,Ann,phone,T,2024-01-02", "B1,Bo,phone,T,2024-01-02")  # headcount 2: 2★ quota 1
     five = months(2025, 1, 5)
@@ -360,7 +400,7 @@ def case_reception_quarterly(u: NewUser, hr_periods: Callable[[str], list[list[s
     # Q1 (86 + 90 + 96)/3 = 90.67 优秀; Q2 (71.50 + 83.50)/2 = 77.50 合格; the year = mean of the
     # quarters so far (90.67 + 77.50)/2 = 84.085 → 84.09 良好
     for lang, grades in (("en", ("Excellent", "Pass", "Good")), ("zh", ("优秀", "合格", "良好"))):
-        table = hr_periods(lang)
+        table = list(csv.reader(io.StringIO(web.hr_get("/hr/periods/csv?year=2025", lang).lstrip("\ufeff"))))
         a1 = next(r for r in table[1:] if r[0] == "A1")
         cells = dict(zip(table[0], a1, strict=True))
         got = [cells[h] for part in ("2025-Q1 ·", "2025-Q2 ·", " 2025 ·") for h in table[0] if part in h]
@@ -420,42 +460,22 @@ def new_user(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ne
     return NewUser(CliRunner(), tmp_path)
 
 
+WEB_CASES = {"fee-collection", "reception-quarterly"}
+
+
 @pytest.mark.parametrize("name", TEMPLATE_NAMES)
 def test_a_new_user_runs_the_template_end_to_end(name: str, new_user: NewUser, request: pytest.FixtureRequest) -> None:
-    from starlevel.web import i18n
-    from tests.conftest import sign_in
-
     request.getfixturevalue("cheap_hashes")
-    client = request.getfixturevalue("client")
-
-    def signed_in(user: str, role: str, *extra: str) -> None:
-        """A login made with the CLI, signed in on the web client."""
-        new_user.run("users", "create", user, "--role", role, *extra, "--password-stdin", stdin="a long passphrase 7\n")
-        client.cookies.clear()
-        assert sign_in(client, user, "a long passphrase 7").status_code in (302, 303)
-
-    def hr_periods(lang: str) -> list[list[str]]:
-        """HR downloads the quarters-and-years report."""
-        if "hr" not in created:
-            signed_in("hr", "hr")
-            created.add("hr")
-        client.cookies.set(i18n.COOKIE, lang)
-        r = client.get("/hr/periods/csv?year=2025")
-        assert r.status_code == 200, r.text
-        return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
-
-    created: set[str] = set()
-    if name == "reception-quarterly":
-        CASES[name](new_user, hr_periods)
+    web = Web(new_user, request.getfixturevalue("client"))
+    if name in WEB_CASES:
+        CASES[name](new_user, web)
     else:
         CASES[name](new_user)
     # Agent A1 opens their star page: it shows the latest month's explanation, the same words
     # (checked above by hand) as the export, in either language.
-    last = max(m for (a, m), r in new_user.ladder().items() if a == "A1" and r["complete"] == "yes")
-    reason = new_user.ladder()["A1", last]
-    signed_in("a1", "agent", "--agent", "A1")
+    rows = new_user.ladder()
+    last = max(m for (a, m), r in rows.items() if a == "A1" and r["complete"] == "yes")
+    web.sign_in("a1", "agent", "--agent", "A1")
     for lang in ("en", "zh"):
-        client.cookies.set(i18n.COOKIE, lang)
-        r = client.get(f"/me?month={last}")
-        assert r.status_code == 200, r.text[:2000]
-        assert reason[f"reason_{lang}"] in html.unescape(r.text), (lang, reason[f"reason_{lang}"])
+        page = html.unescape(web.get(f"/me?month={last}", lang))
+        assert rows["A1", last][f"reason_{lang}"] in page, (lang, rows["A1", last][f"reason_{lang}"])
