@@ -32,6 +32,7 @@ from starlevel.db.models import (
     RecomputeRequest,
     utcnow,
 )
+from starlevel.db.queries import result_bounds
 from starlevel.domain import months as M
 from starlevel.services import audit
 from starlevel.services import rulebooks as rulebook_store
@@ -101,7 +102,7 @@ class MonthStatus:
 
 
 def evaluated_range(session: Session) -> tuple[str | None, str | None]:
-    first, last = session.execute(select(func.min(MonthResultRow.month), func.max(MonthResultRow.month))).one()
+    first, last = result_bounds(session)
     return first, last
 
 
