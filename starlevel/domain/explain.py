@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from starlevel.domain.model import Agent, MonthResult
 from starlevel.domain.months import add_months, month_of
+from starlevel.domain.describe import month_names
 from starlevel.domain.ladder import outlook
 from starlevel.domain.records import Check, ConditionCheck, Explanation, Params
 from starlevel.domain.rulebook import Rulebook
@@ -89,7 +90,7 @@ def _window_failures(check: Check, lang: Lang) -> list[str]:
     return out
 
 
-def _missing(checks: Sequence[Check], lang: Lang) -> list[str]:
+def _missing(checks: Sequence[Check], lang: Lang, rb: Rulebook | None) -> list[str]:
     parts: list[str] = []
     zh = lang == "zh"
     for c in checks:
@@ -119,12 +120,12 @@ def _missing(checks: Sequence[Check], lang: Lang) -> list[str]:
             else:
                 parts.append(f"{c.have} errors and complaints (must be none)")
         elif key == "decision_month":
-            months = "、".join(f"{m}月" for m in c.need) if zh else ", ".join(str(m) for m in c.need)
-            parts.append(f"晋升只在每年{months}底评定" if zh else f"promotions are decided only at the end of month {months} of the year")
+            months = month_names(c.need, lang)
+            parts.append(f"晋升只在每年{months}底评定" if zh else f"promotions are decided only at the end of {months}")
         elif key == "no_complaints":
             parts.append(f"考核期内有效投诉{c.have}次（须为零）" if zh else f"{c.have} valid complaints in the window (must be none)")
         elif key == "requires":
-            parts.extend(_condition_text(x, lang) for x in c.conditions if not x.ok)
+            parts.extend(_condition_text(x, lang, rb) for x in c.conditions if not x.ok)
         else:
             parts.append(str(key))
     return parts
@@ -133,12 +134,19 @@ def _missing(checks: Sequence[Check], lang: Lang) -> list[str]:
 _OPS = {"at_least": "≥", "above": ">", "at_most": "≤", "below": "<", "equals": "="}
 
 
-def _condition_text(c: ConditionCheck, lang: Lang) -> str:
-    """'collection_rate 95 (needs ≥ 100)' — one condition of a star, a veto or a requirement."""
+def _label(key: str, lang: Lang, rb: Rulebook | None) -> str:
+    """An input's (or item's) name in the reader's language, as the rulebook declares it;
+    the bare key only when no rulebook is at hand."""
+    return key if rb is None else rb.figure_label(key, lang)
+
+
+def _condition_text(c: ConditionCheck, lang: Lang, rb: Rulebook | None) -> str:
+    """'Collection rate % 95 (needs ≥ 100)' — one condition of a star, a veto or a requirement."""
     shown = "—" if c.have is None else c.have
+    name = _label(c.of, lang, rb)
     if lang == "zh":
-        return f"{c.of}为{shown}（要求{_OPS.get(c.op, c.op)}{c.need}）"
-    return f"{c.of} {shown} (needs {_OPS.get(c.op, c.op)} {c.need})"
+        return f"{name}为{shown}（要求{_OPS.get(c.op, c.op)}{c.need}）"
+    return f"{name} {shown} (needs {_OPS.get(c.op, c.op)} {c.need})"
 
 
 def _floor_note(result: MonthResult, params: Params, lang: Lang) -> str:
@@ -155,8 +163,11 @@ def _floor_note(result: MonthResult, params: Params, lang: Lang) -> str:
     return text + (f" ({after} in a row demote)." if after else ".")
 
 
-def explain_text(result: MonthResult, lang: Lang = "en") -> str:
-    """One or two sentences saying what happened to ``result``'s agent in its month and why."""
+def explain_text(result: MonthResult, lang: Lang = "en", rb: Rulebook | None = None) -> str:
+    """One or two sentences saying what happened to ``result``'s agent in its month and why.
+
+    ``rb`` is the rulebook version that judged the month: figures are named by the labels it
+    declares in ``lang`` (without it, by their keys)."""
     e = Explanation.of_json(result.explanation, result.rule)
     rule = e.rule
     p = e.params
@@ -173,18 +184,26 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
     if rule == "promote":
         err = p.error_rate
         cap = p.cap
+        window_check = e.check("window")
+        by_mean = window_check is not None and window_check.test == "mean"  # the window's mean, not each month
         if zh:
-            text = f"晋升为{to}星，自{nxt}起生效：{_span(window)}连续{len(window)}个月综合评分均不低于{thr}分，平均{avg}分"
+            if by_mean:
+                text = f"晋升为{to}星，自{nxt}起生效：{_span(window)}平均综合评分{avg}分，不低于{thr}分"
+            else:
+                text = f"晋升为{to}星，自{nxt}起生效：{_span(window)}连续{len(window)}个月综合评分均不低于{thr}分，平均{avg}分"
             if err is not None:
                 text += f"，差错率{_pct(err)}"
             text += f"；排名第{p.rank}" + (f"，名额{cap}人（已占{p.holding}人）。" if cap is not None else "。")
             if e.status == "approved":
                 text += "已经人事审定。"
         else:
-            text = (
-                f"Promoted to {to}★ from {nxt}: every month of {_span(window)} scored at least {thr} "
-                f"(average {avg})"
-            )
+            if by_mean:
+                text = f"Promoted to {to}★ from {nxt}: the mean composite of {_span(window)} is {avg}, at least {thr}"
+            else:
+                text = (
+                    f"Promoted to {to}★ from {nxt}: every month of {_span(window)} scored at least {thr} "
+                    f"(average {avg})"
+                )
             if err is not None:
                 text += f", error rate {_pct(err)}"
             text += f"; ranked {p.rank}" + (
@@ -285,12 +304,13 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
         note = _floor_note(result, p, lang)
         return base + ((" " if not zh else "") + note if note else "")
     if e.veto and rule not in ("incomplete",):
-        codes = "、".join(e.veto) if zh else ", ".join(e.veto)
+        named = [_label(k, lang, rb) for k in e.veto]
+        codes = "、".join(named) if zh else ", ".join(named)
         veto = (f"本月触发一票否决（{codes}）：考核成绩为0，绩效奖金和星级奖励为0。" if zh
                 else f"Veto this month ({codes}): the appraisal counts as 0, with no bonus and no star allowance.")  # fmt: skip
         if rule == "direct":
             return veto + (f"本月星级{level}星。" if zh else f" Level {level}★ this month.")
-        rest = explain_text(replace(result, explanation={k: v for k, v in result.explanation.items() if k != "veto"}), lang)
+        rest = explain_text(replace(result, explanation={k: v for k, v in result.explanation.items() if k != "veto"}), lang, rb)
         return veto + ("" if zh else " ") + rest
     if rule == "direct":
         earned = p.earned if p.earned is not None else level
@@ -298,7 +318,7 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
         held = ""
         if failed:
             nearest = failed[-1]
-            misses = [_condition_text(x, lang) for x in nearest.conditions if not x.ok]
+            misses = [_condition_text(x, lang, rb) for x in nearest.conditions if not x.ok]
             held = (f"未达{nearest.level}星：" + "，".join(misses) + "。") if zh else (
                 f" Not {nearest.level}★: " + "; ".join(misses) + ".")
         status = e.status
@@ -308,7 +328,7 @@ def explain_text(result: MonthResult, lang: Lang = "en") -> str:
             text = f"This month's figures earn {level}★" + (" (approved)" if status == "approved" else "") + "."
         return text + held
     if rule == "not_eligible":
-        parts = _missing(checks, lang)
+        parts = _missing(checks, lang, rb)
         if zh:
             base = f"暂未达到{to}星晋升条件：" + _join(parts, lang) + "。"
         else:

@@ -20,7 +20,7 @@ from starlevel.db.models import Agent, Inspection, InspectionDefect, MonthResult
 from starlevel.domain.explain import explain_text, progress
 from starlevel.domain.model import Agent as DomainAgent
 from starlevel.domain.months import is_month as is_month
-from starlevel.domain.rulebook import parse_rulebook
+from starlevel.domain.rulebook import Rulebook, parse_rulebook
 from starlevel.services import corrections, hr, inspections, reports
 from starlevel.services import rulebooks as rulebook_store
 from starlevel.services.recompute import row_to_result
@@ -227,7 +227,9 @@ def _pages(total: int, per_page: int = PER_PAGE) -> int:
     return max(1, math.ceil(total / per_page))
 
 
-def result_out(row: MonthResultRow, lang: str, *, with_pay: bool = True) -> ResultOut:
+def result_out(row: MonthResultRow, lang: str, books: list[Rulebook], *, with_pay: bool = True) -> ResultOut:
+    """One stored month; ``books`` are the stored rulebook versions (the one that judged the
+    month names the figures of its explanation)."""
     return ResultOut(
         agent_id=row.agent_id,
         month=row.month,
@@ -248,7 +250,7 @@ def result_out(row: MonthResultRow, lang: str, *, with_pay: bool = True) -> Resu
         next_level=row.next_level,
         event=row.event,
         rule=row.rule,
-        explanation=explain_text(row_to_result(row), lang),
+        explanation=explain_text(row_to_result(row), lang, rulebook_store.for_version(books, row.rulebook_version, row.month)),
         pay=PayOut(
             pay_grade=row.pay_grade, fixed=_s(row.fixed_pay), coefficient=_s(row.coefficient),
             performance=_s(row.performance_pay), allowance=_s(row.allowance), total=_s(row.total_pay),
@@ -305,7 +307,7 @@ def agent_star(session: Session, agent_id: str, lang: str) -> StarOut:
     return StarOut(
         agent_id=agent.agent_id, name=agent.name, track=agent.track, level=level, pay_grade=grade,
         latest_month=latest.month if latest else None,
-        latest=result_out(latest, lang) if latest else None,
+        latest=result_out(latest, lang, rulebook_store.load_all(session)) if latest else None,
         progress=_progress(session, agent, latest) if latest else None,
     )
 
@@ -313,7 +315,8 @@ def agent_star(session: Session, agent_id: str, lang: str) -> StarOut:
 def agent_results(session: Session, agent_id: str, lang: str, *, with_pay: bool = True) -> list[ResultOut]:
     if session.get(Agent, agent_id) is None:
         raise Missing("agent_id", agent_id)
-    return [result_out(r, lang, with_pay=with_pay) for r in reports.agent_results(session, agent_id)]
+    books = rulebook_store.load_all(session)
+    return [result_out(r, lang, books, with_pay=with_pay) for r in reports.agent_results(session, agent_id)]
 
 
 def agents_page(session: Session, *, q: str, track: str, level: int | None, page: int) -> AgentPage:
@@ -364,7 +367,8 @@ def month_results(session: Session, month: str, event: str | None, lang: str) ->
     q = select(MonthResultRow).where(MonthResultRow.month == month)
     if event:
         q = q.where(MonthResultRow.event == event)
-    return [result_out(r, lang) for r in session.scalars(q.order_by(MonthResultRow.agent_id))]
+    books = rulebook_store.load_all(session)
+    return [result_out(r, lang, books) for r in session.scalars(q.order_by(MonthResultRow.agent_id))]
 
 
 def rulebook_list(session: Session) -> list[RulebookOut]:
@@ -503,4 +507,4 @@ def decide(
         select(MonthResultRow).where(MonthResultRow.agent_id == agent_id, MonthResultRow.month == month)
         .execution_options(populate_existing=True)
     ).first()
-    return DecisionOut(agent_id, month, action, reason.strip(), actor, result_out(row, lang) if row else None)
+    return DecisionOut(agent_id, month, action, reason.strip(), actor, result_out(row, lang, rulebook_store.load_all(session)) if row else None)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.db.models import MonthlyMetrics, MonthResultRow
 from starlevel.domain.explain import explain_text
+from starlevel.services import rulebooks
 from starlevel.services.recompute import row_to_result
 
 LADDER_COLUMNS = [
@@ -69,6 +70,7 @@ def ladder_rows(session: Session, *, month: str | None = None, lang: str = "en")
     q = select(MonthResultRow).order_by(MonthResultRow.month, MonthResultRow.agent_id)
     if month:
         q = q.where(MonthResultRow.month == month)
+    books = rulebooks.load_all(session)
     for row in session.scalars(q.execution_options(yield_per=2000)):
         result = row_to_result(row)
         dims = result.dimensions
@@ -77,7 +79,7 @@ def ladder_rows(session: Session, *, month: str | None = None, lang: str = "en")
             _fmt(dims.get("quality", row.quality)), _fmt(dims.get("efficiency")),
             _fmt(dims.get("satisfaction")), _fmt(dims.get("attitude")),
             _fmt(row.composite), str(row.level), row.event, str(row.next_level),
-            explain_text(result, lang), row.pay_grade or "", _fmt(row.fixed_pay),
+            explain_text(result, lang, rulebooks.for_version(books, row.rulebook_version, row.month)), row.pay_grade or "", _fmt(row.fixed_pay),
             _fmt(row.performance_pay), _fmt(row.allowance), _fmt(row.total_pay),
             row.team, "yes" if row.on_probation else "no", "yes" if row.complete else "no",
             str(row.n_inspections), row.band or "", _fmt(row.coefficient), row.rule, str(row.rulebook_version),

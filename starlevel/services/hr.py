@@ -205,7 +205,8 @@ def live_decisions(session: Session, month: str, agent_ids: Iterable[str]) -> di
     }
 
 
-def _item(row: MonthResultRow, name: str, lang: str, decision: DecisionInfo | None, approval: bool) -> ReviewItem:
+def _item(row: MonthResultRow, name: str, lang: str, decision: DecisionInfo | None, rb: Rulebook) -> ReviewItem:
+    """One review row; ``rb`` is the rulebook in force in the row's month (approval, labels)."""
     result = recompute_service.row_to_result(row)
     params = Explanation.of_json(row.explanation, row.rule).params
     section = _section_of(row.event, row.rule) or "none"
@@ -214,8 +215,8 @@ def _item(row: MonthResultRow, name: str, lang: str, decision: DecisionInfo | No
         level=row.level, next_level=row.next_level, event=row.event, rule=row.rule, section=section,
         composite=row.composite, average=_dec(params.average), target=_int(params.to if params.to is not None else params.earned),
         rank=_int(params.rank), cap=_int(params.cap), holding=_int(params.holding),
-        explanation=explain_text(result, lang), decision=decision,
-        decidable=approval and row.event in ("promote", "hold"),
+        explanation=explain_text(result, lang, rb), decision=decision,
+        decidable=rb.approval_required and row.event in ("promote", "hold"),
     )
 
 
@@ -234,13 +235,13 @@ def review_item(session: Session, agent_id: str, month: str, lang: str) -> Revie
     if found is None:
         return None
     row, name = found
-    _rb, approval = _approval_in(session, month)
-    return _item(row, name, lang, live_decisions(session, month, [agent_id]).get(agent_id), approval)
+    rb, _approval = _approval_in(session, month)
+    return _item(row, name, lang, live_decisions(session, month, [agent_id]).get(agent_id), rb)
 
 
 def section_items(
     session: Session, month: str, section: str, *, team: str = "", track: str = "", page: int = 1,
-    per_page: int = 50, lang: str = "en", approval: bool = False,
+    per_page: int = 50, lang: str = "en", rb: Rulebook,
 ) -> list[ReviewItem]:
     q = (
         select(MonthResultRow, Agent.name)
@@ -254,7 +255,7 @@ def section_items(
     )
     found = session.execute(q).all()
     decisions = live_decisions(session, month, [r.agent_id for r, _n in found])
-    items = [_item(r, n, lang, decisions.get(r.agent_id), approval) for r, n in found]
+    items = [_item(r, n, lang, decisions.get(r.agent_id), rb) for r, n in found]
     if section == "waitlist":
         # The engine's own rank within each target level (kept in the explanation).
         items.sort(key=lambda i: (-(i.target or 0), i.rank or 0, i.agent_id))
@@ -322,7 +323,7 @@ def month_review(
         p = min(max(1, page if s == section else 1), n_pages)
         pages[s] = (p, n_pages)
         sections[s] = section_items(session, chosen, s, team=team, track=track, page=p, per_page=per_page,
-                                    lang=lang, approval=approval) if counts[s] else []
+                                    lang=lang, rb=rb) if counts[s] else []
     headcount, quotas = (0, []) if only else quota_usage(session, chosen, rb)
     return MonthReview(
         month=chosen, months=options, rulebook=rb, approval_required=approval, headcount=headcount,

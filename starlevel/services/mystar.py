@@ -219,13 +219,6 @@ def _top_level(session: Session) -> int:
     return rulebook_for(rbs, "9999-12").max_level if rbs else 5
 
 
-def _rb_of(rulebooks: list[Rulebook], version: int, month: str) -> Rulebook:
-    for rb in rulebooks:
-        if rb.version == version:
-            return rb
-    return rulebook_for(rulebooks, month)
-
-
 def _is_month(value: str | None) -> bool:
     return bool(value) and M.is_month(value)
 
@@ -269,7 +262,7 @@ def _history_row(row: MonthResultRow, result: MonthResult, rb: Rulebook, lang: s
         band_label=_band_label(rb, row.band, lang),
         event=row.event,
         rule=row.rule,
-        explanation=explain_text(result, lang),
+        explanation=explain_text(result, lang, rb),
         threshold=_threshold(rb, row.level, row.track),
         floor=rb.floors.get(row.level),
         total_pay=row.total_pay,
@@ -391,7 +384,6 @@ def progress(
     promo = p["promotion"]
     if promo is None:
         return Progress(target=None, conditions=[], **common)
-    threshold = _dec(promo["threshold"])
     conds: list[Condition] = []
     for c in promo["conditions"]:
         extra = {k: v for k, v in c.items() if k not in ("key", "ok", "need", "have")}
@@ -506,7 +498,7 @@ def defects_panel(session: Session, agent_id: str, month: str | None, lang: str)
         return DefectsPanel(None, [], [], 0, None)
     row = session.get(MonthResultRow, (agent_id, chosen))
     assert row is not None
-    rb = _rb_of(rulebook_store.load_all(session), row.rulebook_version, chosen)
+    rb = rulebook_store.for_version(rulebook_store.load_all(session), row.rulebook_version, chosen)
     return _defects(session, agent_id, chosen, evaluated[::-1], rb, row.quality, lang)
 
 
@@ -538,12 +530,12 @@ def agent_page(
     shown = _results(session, agent_id, M.add_months(chosen, -(HISTORY_MONTHS - 1)), chosen)
     results = [row_to_result(r) for r in shown]
     history = [
-        _history_row(r, res, _rb_of(rulebooks, r.rulebook_version, r.month), lang) for r, res in zip(shown, results)
+        _history_row(r, res, rulebook_store.for_version(rulebooks, r.rulebook_version, r.month), lang) for r, res in zip(shown, results)
     ]
     if not show_pay:
         history = [replace(h, total_pay=None) for h in history]
     last = shown[-1]
-    last_rb = _rb_of(rulebooks, last.rulebook_version, last.month)
+    last_rb = rulebook_store.for_version(rulebooks, last.rulebook_version, last.month)
     next_rb = rulebook_for(rulebooks, M.add_months(last.month, 1))
     level_now = last.next_level
     dm, _ = _pick(all_months, defects_month if _is_month(defects_month) else chosen)
@@ -553,7 +545,7 @@ def agent_page(
     if chosen < now and now in all_months:
         row = session.get(MonthResultRow, (agent_id, now))
         if row is not None:
-            so_far = _history_row(row, row_to_result(row), _rb_of(rulebooks, row.rulebook_version, row.month), lang)
+            so_far = _history_row(row, row_to_result(row), rulebook_store.for_version(rulebooks, row.rulebook_version, row.month), lang)
     return AgentPage(
         agent=agent,
         month=chosen,
@@ -567,7 +559,7 @@ def agent_page(
         progress=progress(agent, shown, rulebooks, results, lang),
         history=history,
         defects=_defects(session, agent_id, drow.month, all_months[::-1],
-                         _rb_of(rulebooks, drow.rulebook_version, drow.month), drow.quality, lang),
+                         rulebook_store.for_version(rulebooks, drow.rulebook_version, drow.month), drow.quality, lang),
         in_progress=clock.in_progress(chosen),
         so_far=so_far,
     )

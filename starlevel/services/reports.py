@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent, MonthResultRow
 from starlevel.domain.explain import explain_text
+from starlevel.services import rulebooks
 from starlevel.services.recompute import row_to_result
 
 EVENT_LABEL = {
@@ -33,12 +34,13 @@ def explain_lines(session: Session, agent_id: str, *, month: str | None = None, 
     if not rows:
         lines.append("no evaluated month" if lang == "en" else "没有评定月份")
     stars = "★"
+    books = rulebooks.load_all(session)
     for row in rows:
         result = row_to_result(row)
         comp = f"{row.composite:.2f}" if row.composite is not None else ("incomplete" if lang == "en" else "数据不全")
         label = EVENT_LABEL[lang].get(row.event, row.event)
         lines.append(
-            f"{row.month}  {row.level}{stars}→{row.next_level}{stars}  {comp:>10}  {label:<10} {explain_text(result, lang)}"
+            f"{row.month}  {row.level}{stars}→{row.next_level}{stars}  {comp:>10}  {label:<10} {explain_text(result, lang, rulebooks.for_version(books, row.rulebook_version, row.month))}"
         )
     return lines
 

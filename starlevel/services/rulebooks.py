@@ -71,6 +71,15 @@ def for_month(rulebooks: list[Rulebook], month: str) -> Rulebook:
     return rulebook_for(rulebooks, month)
 
 
+def for_version(rulebooks: list[Rulebook], version: int, month: str) -> Rulebook:
+    """The version that judged a stored month (``rulebook_version`` of its result), or the
+    one in force in ``month`` when that version is gone."""
+    for rb in rulebooks:
+        if rb.version == version:
+            return rb
+    return for_month(rulebooks, month)
+
+
 def current(session: Session, month: str | None = None) -> Rulebook:
     rbs = load_all(session)
     if not rbs:

@@ -278,12 +278,18 @@ def test_explanations_of_the_new_rules_in_both_languages() -> None:
 
     res = _run("fee-collection", [_agent()], {("a1", "2025-02"): {"collection_rate": 112, "complaints": 1, "extra_tasks": 1}})
     r = res["a1", "2025-02"]
-    en, zh = explain_text(r, "en"), explain_text(r, "zh")
-    assert en.startswith("This month's figures earn 3★.") and "Not 4★: complaints 1 (needs = 0)." in en
-    assert zh.startswith("本月数据评定为3星。") and "未达4星：complaints为1（要求=0）" in zh
+    # Figures are named by the labels the rulebook declares, in the reader's language.
+    fee = template_rulebook("fee-collection")
+    en, zh = explain_text(r, "en", fee), explain_text(r, "zh", fee)
+    assert en == "This month's figures earn 3★. Not 4★: valid complaints 1 (needs = 0)."
+    assert zh == "本月数据评定为3星。未达4星：有效投诉为1（要求=0）。"
+    r = _run("fee-collection", [_agent()], {("a1", "2025-02"): {"collection_rate": 90, "complaints": 0, "extra_tasks": 1}})["a1", "2025-02"]
+    assert explain_text(r, "en", fee) == "This month's figures earn 2★. Not 3★: Collection rate % 90 (needs ≥ 100)."
+    assert explain_text(r, "zh", fee) == "本月数据评定为2星。未达3星：收费完成率为90（要求≥100）。"
+    after_sales = template_rulebook("after-sales-deduction")
     vetoed = _run("after-sales-deduction", [_agent()], {("a1", "2024-05"): {**AFTER_SALES, "ethics_leak": 1}})["a1", "2024-05"]
-    assert explain_text(vetoed, "en").startswith("Veto this month (ethics_leak): the appraisal counts as 0")
-    assert explain_text(vetoed, "zh").startswith("本月触发一票否决（ethics_leak）")
+    assert explain_text(vetoed, "en", after_sales).startswith("Veto this month (Leaked company secrets): the appraisal counts as 0")
+    assert explain_text(vetoed, "zh", after_sales).startswith("本月触发一票否决（泄露公司机密）")
     conds = {k: 1 for k in ("cond_loyalty", "cond_rules", "cond_no_complaint", "cond_competent",
                             "cond_activities", "cond_service", "cond_attendance")}  # fmt: skip
     pending = _run("mall-three-star", [_agent()], {("a1", "2024-05"): {**conds, "work_tasks": 92, "work_quality": 88,
@@ -291,7 +297,7 @@ def test_explanations_of_the_new_rules_in_both_languages() -> None:
     assert explain_text(pending, "en") == "This month's figures earn 3★, waiting for approval; until then the month counts at 0★."
     july = _run("annual-july", [_agent(), _agent("f1")], {("a1", "2025-06"): {"satisfaction": 80, "efficiency": 80, "attitude": 4,
                 "complaints": 0}}, {("a1", "2025-06"): [[], [], []]})["a1", "2025-06"]  # fmt: skip
-    assert "promotions are decided only at the end of month 7 of the year" in explain_text(july, "en")
+    assert "promotions are decided only at the end of July" in explain_text(july, "en")
     assert "晋升只在每年7月底评定" in explain_text(july, "zh")
 
 
