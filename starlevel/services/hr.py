@@ -1,7 +1,7 @@
 """HR read models and actions: the month review, decisions, payroll, rulebook versions.
 
 Everything here takes a plain ``Session``; the web layer only translates HTTP. The
-month review filters in SQL by month and event (index ``ix_month_results_month_event``)
+month review filters in SQL by month and event (index ``ix_month_results_month_event_rule``)
 and pages every list, so a company of 10,000 agents stays fast. Money and scores stay
 ``Decimal`` throughout (SQLite stores them as text, so sums are taken in Python).
 """
@@ -65,8 +65,14 @@ ZERO = Decimal(0)
 # ------------------------------------------------------------------ months
 
 def month_range(session: Session) -> tuple[str | None, str | None]:
-    """First and last evaluated month (evaluated months are consecutive)."""
-    first, last = session.execute(select(func.min(MonthResultRow.month), func.max(MonthResultRow.month))).one()
+    """First and last evaluated month (evaluated months are consecutive).
+
+    Two scalar subqueries rather than one ``SELECT min(), max()``: each alone is a single
+    index seek (SQLite's min/max optimisation needs the aggregate to stand alone), the
+    pair together scans the whole month index."""
+    R = MonthResultRow
+    first, last = session.execute(select(select(func.min(R.month)).scalar_subquery(),
+                                         select(func.max(R.month)).scalar_subquery())).one()
     return first, last
 
 

@@ -34,7 +34,7 @@ from starlevel.domain import months as M
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
 from starlevel.domain.rulebook import Rulebook
-from starlevel.services import locks
+from starlevel.services import locks, results_stamp
 from starlevel.services import months as month_service
 from starlevel.services import rulebooks as rulebook_store
 
@@ -435,6 +435,7 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     locks.results_exclusive(session)
+    results_stamp.renew(session)  # the level counts may change: caches keyed by the old stamp lapse
     start = month_service.first_open(session, start)
     rulebook_store.ensure_default(session)
     rulebooks = rulebook_store.load_all(session)
@@ -578,6 +579,7 @@ def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool 
     same_steps = [(o.month, o.level, o.next_level) for o in old] == [(r.month, r.level, r.next_level) for r in new]
     near_quota = any(o.event in QUOTA_EVENTS for o in old) or any(r.event in QUOTA_EVENTS for r in new)
     if not same_steps or near_quota:
+        # (Levels per month stay as they were here: services.results_stamp relies on it.)
         return fallback(start)
     session.execute(delete(MonthResultRow).where(MonthResultRow.agent_id == agent_id, MonthResultRow.month >= start))
     written = _write(session, new, rulebooks)
