@@ -65,15 +65,8 @@ ZERO = Decimal(0)
 # ------------------------------------------------------------------ months
 
 def month_range(session: Session) -> tuple[str | None, str | None]:
-    """First and last evaluated month (evaluated months are consecutive).
-
-    Two scalar subqueries rather than one ``SELECT min(), max()``: each alone is a single
-    index seek (SQLite's min/max optimisation needs the aggregate to stand alone), the
-    pair together scans the whole month index."""
-    R = MonthResultRow
-    first, last = session.execute(select(select(func.min(R.month)).scalar_subquery(),
-                                         select(func.max(R.month)).scalar_subquery())).one()
-    return first, last
+    """First and last evaluated month (evaluated months are consecutive)."""
+    return months.evaluated_range(session)
 
 
 def pick_month(session: Session, month: str | None) -> tuple[str | None, list[str]]:
