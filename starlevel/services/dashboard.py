@@ -15,6 +15,7 @@ counts another process has since changed.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -32,6 +33,7 @@ TREND_MONTHS = 12
 _TREND_CACHE_SIZE = 32
 #: (stamp, first month, last month) -> month -> level -> agents, company-wide; newest last.
 _trend_cache: dict[tuple[int, str, str], dict[str, dict[int, int]]] = {}
+_trend_lock = threading.Lock()  # handlers run in worker threads
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,12 @@ def level_trend(session: Session, start: str, end: str, where: list[Any] | None 
     if stamp is None:
         return count_levels(session, start, end)
     key = (stamp, start, end)
-    found = _trend_cache.get(key)
+    with _trend_lock:
+        found = _trend_cache.get(key)
     if found is None:
         found = count_levels(session, start, end)
-        _trend_cache[key] = found
-        while len(_trend_cache) > _TREND_CACHE_SIZE:
-            _trend_cache.pop(next(iter(_trend_cache)))
+        with _trend_lock:
+            _trend_cache[key] = found
+            while len(_trend_cache) > _TREND_CACHE_SIZE:
+                del _trend_cache[next(iter(_trend_cache))]
     return found
