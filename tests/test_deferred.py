@@ -73,3 +73,118 @@ def test_web_save_returns_before_the_company_wide_recompute(db_url, session_fact
         row = s.get(MonthResultRow, (agent_id, month))
         assert "T3-02" in row.red_line_codes and row.event in ("demote", "review")
     assert_equals_full_recompute(session_factory)
+
+
+# ---- SQLite: the evaluation runs on a snapshot, only changed rows are written
+
+def _sqlite_only(factory) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    with factory() as s:
+        if s.get_bind().dialect.name != "sqlite":
+            pytest.skip("the snapshot runner is SQLite's; PostgreSQL runs under its advisory lock")
+
+
+def _quiet_agent(s, month: str) -> str:  # type: ignore[no-untyped-def]
+    """An agent far from any quota in every month (their saves take the one-agent path)."""
+    near = set(s.scalars(select(MonthResultRow.agent_id).where(MonthResultRow.event.in_(("promote", "waitlist", "hold")))))
+    agent_id = s.scalar(select(MonthResultRow.agent_id).where(
+        MonthResultRow.month == month, MonthResultRow.agent_id.not_in(near)).order_by(MonthResultRow.agent_id))
+    assert agent_id
+    return agent_id
+
+
+def test_a_run_with_nothing_changed_writes_nothing(session_factory):
+    _sqlite_only(session_factory)
+    _load(session_factory, synth.generate(40, 12, last_month="2026-03", seed=5))
+    with session_scope(session_factory) as s:
+        last = s.scalar(select(func.max(MonthResultRow.month)))
+        before = snapshot(s)
+        rowids = s.execute(select(func.group_concat(MonthResultRow.__table__.c.agent_id)).select_from(
+            MonthResultRow.__table__)).scalar()
+        s.add(RecomputeRequest(from_month=last, reason="nothing really changed"))
+    stats = run_pending(session_factory)
+    assert stats is not None and stats.start == last and stats.months == 1
+    assert stats.results == 0 and stats.phases["changed_rows"] == 0
+    with session_scope(session_factory) as s:
+        assert pending_from(s) is None
+        assert snapshot(s) == before
+        assert s.execute(select(func.group_concat(MonthResultRow.__table__.c.agent_id)).select_from(
+            MonthResultRow.__table__)).scalar() == rowids
+
+
+def _during_evaluation(monkeypatch, work) -> list[int]:  # type: ignore[no-untyped-def]
+    """Run ``work`` once, on its own connection, after the runner read its snapshot and
+    before it writes (as another request would, meanwhile)."""
+    from starlevel.services import recompute as rc
+
+    original = rc._stored_rows
+    calls: list[int] = []
+
+    def wrapped(session, start, agent_ids=None):  # type: ignore[no-untyped-def]
+        rows = original(session, start, agent_ids)
+        if agent_ids is None and not calls:
+            calls.append(1)
+            work()
+        return rows
+
+    monkeypatch.setattr(rc, "_stored_rows", wrapped)
+    return calls
+
+
+def test_a_one_agent_save_during_the_evaluation_is_kept(session_factory, monkeypatch):
+    _sqlite_only(session_factory)
+    _load(session_factory, synth.generate(60, 16, last_month="2026-04", seed=21))
+    with session_scope(session_factory) as s:
+        near, month = _near_quota(s)
+        quiet = _quiet_agent(s, month)
+        inspections.create(s, _draft(near, month, "deferred-2"), actor="qa", today=date(2026, 11, 25), defer=True)
+        quiet_before = s.get(MonthResultRow, (quiet, month)).n_inspections
+
+    def save_for_quiet() -> None:
+        with session_scope(session_factory) as s:
+            draft = inspections.Draft(agent_id=quiet, contact_on=f"{month}-20", channel="chat", contact_ref="meanwhile",
+                                      picks={"T1-01": inspections.Pick("T1-01", "1", "")})
+            inspections.create(s, draft, actor="qa", today=date(2026, 11, 25), defer=True)
+
+    calls = _during_evaluation(monkeypatch, save_for_quiet)
+    stats = run_pending(session_factory)
+    assert calls == [1] and stats is not None and stats.start == month
+    with session_scope(session_factory) as s:
+        # The save's own re-evaluation stands: the runner did not write its older figures over it.
+        row = s.get(MonthResultRow, (quiet, month))
+        assert row.n_inspections == quiet_before + 1
+        assert s.get(MonthResultRow, (near, month)).event in ("demote", "review")
+    while run_pending(session_factory) is not None:  # any follow-up the save left
+        pass
+    assert_equals_full_recompute(session_factory)
+
+
+def test_a_company_wide_recompute_during_the_evaluation_makes_it_start_again(session_factory, monkeypatch):
+    _sqlite_only(session_factory)
+    _load(session_factory, synth.generate(60, 16, last_month="2026-04", seed=22))
+    with session_scope(session_factory) as s:
+        near, month = _near_quota(s)
+        inspections.create(s, _draft(near, month, "deferred-3"), actor="qa", today=date(2026, 11, 25), defer=True)
+        other, _ = _near_quota(s)
+
+    def synchronous_change() -> None:  # e.g. the CLI: a change and the company-wide recompute in one go
+        with session_scope(session_factory) as s:
+            inspections.create(s, _draft(near, month, "sync"), actor="qa", today=date(2026, 11, 25), defer=False)
+
+    from starlevel.services import recompute as rc
+
+    plans: list[str] = []
+    original_plan = rc._plan
+    monkeypatch.setattr(rc, "_plan", lambda s, start, phases: plans.append(start) or original_plan(s, start, phases))
+    _during_evaluation(monkeypatch, synchronous_change)
+    stats = run_pending(session_factory)
+    # The runner's first evaluation, the synchronous change's own recompute, then the runner's
+    # second evaluation (the first was thrown away), which finds everything already written.
+    assert plans == [month, month, month]
+    assert stats is not None and stats.results == 0
+    with session_scope(session_factory) as s:
+        assert s.scalar(select(func.count()).select_from(MonthResultRow).where(
+            MonthResultRow.agent_id == near, MonthResultRow.month == month, MonthResultRow.n_inspections > 0)) == 1
+    assert run_pending(session_factory) is None
+    assert_equals_full_recompute(session_factory)

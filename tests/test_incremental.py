@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from starlevel.db.engine import session_scope
 from starlevel.db.models import MonthResultRow
@@ -168,3 +168,27 @@ def test_bulk_row_values_match_the_column_mapping(session_factory):
                 assert fast == str(slow)
             else:
                 assert fast == slow, column
+
+
+def test_incremental_equals_full_under_item_floors(session_factory):
+    """star-standard promotes on a band held for N months with every item above a floor, so
+    resuming mid-way needs the item scores of the months before (not only the composite)."""
+    import tomllib
+
+    from starlevel.domain.templates import template_text
+    from starlevel.services import hr
+
+    data = synth.generate(80, 16, last_month="2026-04", seed=13)
+    _load(session_factory, data)
+    with session_scope(session_factory) as s:
+        first = s.scalar(select(func.min(MonthResultRow.month)))
+        hr.store_rulebook(s, tomllib.loads(template_text("star-standard")), effective_from=first, actor="t")
+        recompute(s)
+        full = snapshot(s)
+        promoted = s.scalar(select(func.count()).select_from(MonthResultRow).where(
+            MonthResultRow.rulebook_version == 2, MonthResultRow.event == "promote"))
+        assert promoted, "the case must exercise the held-band promotions"
+    for start in ("2025-08", "2026-01", "2026-04"):
+        with session_scope(session_factory) as s:
+            recompute(s, start=start)
+            assert snapshot(s) == full, start

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -31,6 +31,19 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def refresh_statistics(session: Session | Connection) -> None:
+    """SQLite chooses join orders from the statistics ANALYZE keeps (sqlite_stat1); without
+    them it may, for one month's aggregate, scan every defect ever recorded instead of
+    that month's inspections (1.3 s instead of 0.1 s at 10,000 agents). A sampled ANALYZE
+    takes about 0.1 s at that size; it runs after imports and migrations. PostgreSQL's
+    autovacuum keeps its own statistics."""
+    conn = session.connection() if isinstance(session, Session) else session
+    if conn.dialect.name != "sqlite":
+        return
+    conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+    conn.exec_driver_sql("ANALYZE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -18,6 +18,17 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+    if database_url.startswith("sqlite"):
+        from sqlalchemy import create_engine
+
+        from starlevel.db.engine import refresh_statistics
+
+        engine = create_engine(database_url)
+        try:
+            with engine.begin() as conn:
+                refresh_statistics(conn)
+        finally:
+            engine.dispose()
 
 
 def current(database_url: str) -> str | None:

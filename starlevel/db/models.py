@@ -120,7 +120,8 @@ class Agent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (Index("ix_agents_name", "name"), Index("ix_agents_team", "team"))
+    __table_args__ = (Index("ix_agents_name", "name"), Index("ix_agents_hired_on", "hired_on"),
+                      Index("ix_agents_team", "team"))
 
 
 class DefectType(Base):
@@ -275,7 +276,8 @@ class HrDecisionRow(Base):
 
 class RecomputeRequest(Base):
     """A company-wide re-evaluation owed from ``from_month`` on, run after the response by
-    the web app's background worker (see services.recompute.run_pending)."""
+    the web app's background worker (see services.recompute.run_pending); or, with
+    ``agent_id``, the record that one agent's results were rewritten from ``from_month``."""
 
     __tablename__ = "recompute_requests"
 
@@ -284,6 +286,8 @@ class RecomputeRequest(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
     requested_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Set on the record a one-agent re-evaluation leaves (born done): whose rows it rewrote.
+    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (Index("ix_recompute_requests_done", "done_at"),)
 

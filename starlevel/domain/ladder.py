@@ -166,6 +166,12 @@ def prior_months_needed(rulebooks: Sequence[Rulebook]) -> int:
     return max([1] + [rb.history_months for rb in rulebooks])
 
 
+def prior_items_needed(rulebooks: Sequence[Rulebook]) -> bool:
+    """Whether ``prior`` must carry item scores (``dimensions``): a promotion with an item
+    floor reads the lowest item of every month of its window."""
+    return any(p.item_floor is not None for rb in rulebooks for p in rb.promotions)
+
+
 # --------------------------------------------------------------------------- internals
 
 

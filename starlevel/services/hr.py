@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent, HrDecisionRow, MonthResultRow, RulebookVersion
+from starlevel.db.queries import result_bounds
 from starlevel.domain import months as M
 from starlevel.domain.explain import explain_text
 from starlevel.domain.records import Explanation
@@ -66,7 +67,8 @@ ZERO = Decimal(0)
 
 def month_range(session: Session) -> tuple[str | None, str | None]:
     """First and last evaluated month (evaluated months are consecutive)."""
-    return months.evaluated_range(session)
+    first, last = result_bounds(session)
+    return first, last
 
 
 def pick_month(session: Session, month: str | None) -> tuple[str | None, list[str]]:

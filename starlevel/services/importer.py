@@ -34,6 +34,7 @@ import orjson
 from sqlalchemy import Connection, Table, Text, bindparam, cast, func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from starlevel.db.engine import refresh_statistics
 from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect, MonthlyMetrics, utcnow
 from starlevel.domain.inputs import InputProblem, format_decimal, parse_input
 from starlevel.domain.model import CHANNELS
@@ -470,7 +471,9 @@ def import_table(
     _check_closed_months(session, runner, errors)
     if errors:
         raise ImportRejected(errors.listing(), filename=filename, kind=kind)
-    return runner.write()
+    result = runner.write()
+    refresh_statistics(session)
+    return result
 
 
 def _check_closed_months(session: Session, runner: Any, errors: _Errors) -> None:

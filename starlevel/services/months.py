@@ -32,6 +32,7 @@ from starlevel.db.models import (
     RecomputeRequest,
     utcnow,
 )
+from starlevel.db.queries import result_bounds
 from starlevel.domain import months as M
 from starlevel.services import audit
 from starlevel.services import rulebooks as rulebook_store
@@ -101,14 +102,7 @@ class MonthStatus:
 
 
 def evaluated_range(session: Session) -> tuple[str | None, str | None]:
-    """First and last evaluated month.
-
-    Two scalar subqueries rather than one ``SELECT min(), max()``: each alone is a single
-    index seek (SQLite's min/max optimisation needs the aggregate to stand alone), the
-    pair together scans the whole month index."""
-    R = MonthResultRow
-    first, last = session.execute(select(select(func.min(R.month)).scalar_subquery(),
-                                         select(func.max(R.month)).scalar_subquery())).one()
+    first, last = result_bounds(session)
     return first, last
 
 

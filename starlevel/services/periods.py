@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent, MonthResultRow
+from starlevel.db.queries import result_bounds
 from starlevel.domain.periods import awards, period_scores
 from starlevel.domain.rulebook import Period, Rulebook
 from starlevel.services import rulebooks
@@ -69,7 +70,7 @@ class YearReport:
 
 
 def years_with_results(session: Session) -> list[int]:
-    first, last = session.execute(select(func.min(MonthResultRow.month), func.max(MonthResultRow.month))).one()
+    first, last = result_bounds(session)
     if not first:
         return []
     return list(range(int(first[:4]), int(last[:4]) + 1))

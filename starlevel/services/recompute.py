@@ -10,6 +10,7 @@ of the work that scales with the number of inspections).
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -17,12 +18,14 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, String, Text, case, cast, delete, func, literal, select, type_coerce, update
+from sqlalchemy import Engine, String, Text, case, cast, delete, func, literal, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent as AgentRow
+from starlevel.db.queries import result_bounds
 from starlevel.db.models import (
     HrDecisionRow,
+    IdCounter,
     Inspection,
     InspectionDefect,
     MonthlyMetrics,
@@ -31,7 +34,7 @@ from starlevel.db.models import (
     utcnow,
 )
 from starlevel.domain import months as M
-from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
+from starlevel.domain.ladder import evaluate, evaluated_months, prior_items_needed, prior_months_needed
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
 from starlevel.domain.rulebook import Rulebook
 from starlevel.services import locks, results_stamp
@@ -326,31 +329,39 @@ def row_to_result(row: MonthResultRow) -> MonthResult:
 
 
 def load_prior(
-    session: Session, start: str, months_back: int, agent_id: str | None = None
+    session: Session, start: str, months_back: int, agent_id: str | None = None, *, items: bool = True
 ) -> dict[str, list[MonthResult]]:
     """The stored results the engine needs to resume at ``start``: levels, counters and the
-    window figures of the months before (no explanations, dimensions or pay)."""
+    window figures of the months before; no explanations or pay. ``items``: with the item
+    scores too, which a promotion with an item floor reads over its window (see
+    :func:`~starlevel.domain.ladder.prior_items_needed`).
+
+    Read through Core with decimals and JSON as text: the ORM's per-row work costs more
+    than the rows."""
     first = M.add_months(start, -months_back)
     R = MonthResultRow
-    rows = session.execute(
+    dims_column = cast(R.dimensions, Text) if items else literal(None, Text)
+    rows = session.connection().execute(
         select(
             R.agent_id, R.month, R.rulebook_version, R.track, R.team, R.tenure, R.on_probation, R.complete,
-            R.n_inspections, type_coerce(R.quality, String), type_coerce(R.composite, String), R.band,
-            R.all_dimensions_pass, R.error_defects, R.complaints, R.red_line_codes, R.level, R.level_since,
+            R.n_inspections, type_coerce(R.quality, String), dims_column, type_coerce(R.composite, String),
+            R.band, R.all_dimensions_pass, R.error_defects, R.complaints, R.red_line_codes, R.level, R.level_since,
             R.below_floor, R.event, R.next_level, R.rule,
         )
         .where(R.month >= first, R.month < start, *([R.agent_id == agent_id] if agent_id else []))
         .order_by(R.agent_id, R.month)
-    )
+    ).all()
+    loads = orjson.loads
     prior: dict[str, list[MonthResult]] = defaultdict(list)
-    for (aid, month, version, track, team, tenure, probation, complete, n, quality, composite, band, ap, errs,
+    for (aid, month, version, track, team, tenure, probation, complete, n, quality, dims, composite, band, ap, errs,
          complaints, red, level, since, below, event, next_level, rule) in rows:
         prior[aid].append(MonthResult(
             agent_id=aid, month=month, rulebook_version=version, track=track, team=team, tenure=tenure,
             on_probation=bool(probation), complete=bool(complete), n_inspections=n,
-            quality=None if quality is None else Decimal(quality), dimensions={},
+            quality=None if quality is None else Decimal(quality),
+            dimensions={k: Decimal(v) for k, v in loads(dims).items()} if dims else {},
             composite=None if composite is None else Decimal(composite), band=band, all_dimensions_pass=bool(ap),
-            error_defects=errs, complaints=complaints, red_line_codes=tuple(c for c in (red or "").split(";") if c),
+            error_defects=errs, complaints=complaints, red_line_codes=tuple(c for c in red.split(";") if c) if red else (),
             level=level, level_since=since, below_floor=below, event=event, next_level=next_level, rule=rule,
         ))
     return dict(prior)
@@ -428,14 +439,23 @@ def _pk_order(r: MonthResult) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- the service
 
-def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
-    """Re-evaluate from ``start`` (None: everything). The caller commits.
+@dataclass
+class _Plan:
+    """What a recompute from ``start`` will evaluate. ``chunks`` evaluates lazily, a few
+    months at a time, each chunk's results in primary-key order; everything it needs from
+    the stored results was read before this is returned. ``start`` None: nothing is
+    evaluated at all; ``months`` 0: nothing from ``start`` on (stale results only)."""
 
-    Closed months are never re-evaluated: ``start`` moves past them (services.months)."""
+    start: str | None
+    end: str | None
+    first: str | None
+    months: int
+    rulebooks: list[Rulebook]
+    chunks: Iterator[list[MonthResult]]
+
+
+def _plan(session: Session, start: str | None, phases: dict[str, float]) -> _Plan:
     t0 = time.perf_counter()
-    phases: dict[str, float] = {}
-    locks.results_exclusive(session)
-    results_stamp.renew(session)  # the level counts may change: caches keyed by the old stamp lapse
     start = month_service.first_open(session, start)
     rulebook_store.ensure_default(session)
     rulebooks = rulebook_store.load_all(session)
@@ -443,10 +463,9 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
     last = last_data_month(session)
     evaluated = evaluated_months(agents, last)
     if not evaluated:
-        session.execute(delete(MonthResultRow))
-        return RecomputeStats(None, None, 0, 0, time.perf_counter() - t0, phases)
+        return _Plan(None, None, None, 0, rulebooks, iter(()))
     first, end = evaluated[0], evaluated[-1]
-    stored_end = session.scalar(select(func.max(MonthResultRow.month)))
+    stored_end = result_bounds(session)[1]
     if start is not None and stored_end is not None and start > M.add_months(stored_end, 1):
         # Months between the stored results and ``start`` were never evaluated (the range grew).
         start = M.add_months(stored_end, 1)
@@ -455,32 +474,34 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
         prior: dict[str, list[MonthResult]] = {}
     else:
         if start > end:
-            # Nothing left to evaluate past the data; drop stale results only.
-            session.execute(delete(MonthResultRow).where(MonthResultRow.month >= start))
-            return RecomputeStats(start, end, 0, 0, time.perf_counter() - t0, phases)
-        prior = load_prior(session, start, prior_months_needed(rulebooks) + 1)
+            return _Plan(start, end, first, 0, rulebooks, iter(()))
+        prior = load_prior(session, start, prior_months_needed(rulebooks) + 1, items=prior_items_needed(rulebooks))
     phases["load_static"] = time.perf_counter() - t0
-
     decisions = load_decisions(session, start)
     t = time.perf_counter()
     evidence = load_evidence(session, rulebooks, start, end, whole=start == first)
     phases["aggregate_inspections"] = time.perf_counter() - t
+    months = len([m for m in evaluated if m >= start])
+    return _Plan(start, end, first, months, rulebooks,
+                 _chunks(session, agents, evidence, decisions, rulebooks, prior, first, start, end, last, phases))
 
-    if start == first:
-        session.execute(delete(MonthResultRow))
-    else:
-        session.execute(delete(MonthResultRow).where(MonthResultRow.month >= start))
-    # Evaluate and write a few months at a time, so memory holds one chunk of results.
-    # Exact, because the ladder is causal: each chunk resumes from the results before it.
+
+def _chunks(
+    session: Session, agents: list[Agent], evidence: dict[tuple[str, str], MonthEvidence],
+    decisions: dict[tuple[str, str], HrDecision], rulebooks: list[Rulebook], prior: dict[str, list[MonthResult]],
+    first: str, start: str, end: str, last: str | None, phases: dict[str, float],
+) -> Iterator[list[MonthResult]]:
+    """Evaluate a few months at a time, so memory holds one chunk of results. Exact,
+    because the ladder is causal: each chunk resumes from the results before it."""
     keep = prior_months_needed(rulebooks) + 1
     hire_months = [M.month_of(a.hired_on) for a in agents]
-    phases["load_metrics"] = phases["ladder"] = phases["write_results"] = 0.0
-    written = 0
+    phases.setdefault("load_metrics", 0.0)
+    phases.setdefault("ladder", 0.0)
     chunk_start = start
     while chunk_start <= end:
         chunk_end = min(end, M.add_months(chunk_start, CHUNK_MONTHS - 1))
         # Metrics are loaded a chunk at a time; the inspection aggregate is compact and
-        # cheapest in one pass, so it is computed once above.
+        # cheapest in one pass, so it was computed once by _plan.
         t = time.perf_counter()
         metrics = load_metrics(session, chunk_start, end=chunk_end)
         phases["load_metrics"] += time.perf_counter() - t
@@ -493,22 +514,64 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
             start=None if chunk_start == first else chunk_start, prior=prior,
         )
         results = [r for r in results if r.month <= chunk_end]
-        phases["ladder"] += time.perf_counter() - t
         # Primary-key order makes the B-tree inserts sequential (far fewer page writes).
         results.sort(key=_pk_order)
-        t = time.perf_counter()
-        written += _write(session, results, rulebooks)
-        phases["write_results"] += time.perf_counter() - t
+        phases["ladder"] += time.perf_counter() - t
+        del metrics
+        yield results
         if chunk_end < end:
             rolling: dict[str, list[MonthResult]] = {aid: list(rs) for aid, rs in prior.items()}
             for r in results:
                 rolling.setdefault(r.agent_id, []).append(r)
             prior = {aid: rs[-keep:] for aid, rs in rolling.items()}
-        del results, metrics
+        del results
         chunk_start = M.add_months(chunk_end, 1)
-    del evidence
-    months = len([m for m in evaluated if m >= start])
-    return RecomputeStats(start, end, months, written, time.perf_counter() - t0, phases)
+
+
+GENERATION = "results_generation"  # id_counters row: advanced by every company-wide write of results
+
+
+def _advance_generation(session: Session) -> None:
+    results_stamp.renew(session)  # level counts may change: caches keyed by the old stamp lapse
+    done = session.execute(
+        update(IdCounter).where(IdCounter.name == GENERATION).values(value=IdCounter.value + 1)
+    ).rowcount
+    if not done:
+        session.add(IdCounter(name=GENERATION, value=1))
+        session.flush()
+
+
+def _generation(session: Session) -> int:
+    return session.scalar(select(IdCounter.value).where(IdCounter.name == GENERATION)) or 0
+
+
+def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
+    """Re-evaluate from ``start`` (None: everything). The caller commits.
+
+    Closed months are never re-evaluated: ``start`` moves past them (services.months)."""
+    t0 = time.perf_counter()
+    phases: dict[str, float] = {}
+    locks.results_exclusive(session)
+    plan = _plan(session, start, phases)
+    _advance_generation(session)
+    if plan.start is None:
+        session.execute(delete(MonthResultRow))
+        return RecomputeStats(None, None, 0, 0, time.perf_counter() - t0, phases)
+    if plan.months == 0:
+        # Nothing left to evaluate past the data; drop stale results only.
+        session.execute(delete(MonthResultRow).where(MonthResultRow.month >= plan.start))
+        return RecomputeStats(plan.start, plan.end, 0, 0, time.perf_counter() - t0, phases)
+    if plan.start == plan.first:
+        session.execute(delete(MonthResultRow))
+    else:
+        session.execute(delete(MonthResultRow).where(MonthResultRow.month >= plan.start))
+    phases["write_results"] = 0.0
+    written = 0
+    for results in plan.chunks:
+        t = time.perf_counter()
+        written += _write(session, results, plan.rulebooks)
+        phases["write_results"] += time.perf_counter() - t
+    return RecomputeStats(plan.start, plan.end, plan.months, written, time.perf_counter() - t0, phases)
 
 
 # ---------------------------------------------------------------- one agent's change
@@ -547,11 +610,12 @@ def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool 
     rulebooks = rulebook_store.load_all(session)
     agent = session.get(AgentRow, agent_id)
     last = last_data_month(session)
-    bounds = session.execute(select(func.min(MonthResultRow.month), func.max(MonthResultRow.month))).one()
+    bounds = result_bounds(session)
     if agent is None or not rulebooks or bounds[0] is None or any(rb.approval_required for rb in rulebooks):
         return fallback(start)
-    first_hire = session.scalar(select(func.min(AgentRow.hired_on)))
-    last_hire = session.scalar(select(func.max(AgentRow.hired_on)))
+    first_hire, last_hire = session.execute(select(  # two index lookups (one SELECT of both scans)
+        select(func.min(AgentRow.hired_on)).scalar_subquery(), select(func.max(AgentRow.hired_on)).scalar_subquery()
+    )).one()
     company_first = M.month_of(first_hire)
     company_end = max(M.month_of(last_hire), last) if last else M.month_of(last_hire)
     if (company_first, company_end) != (bounds[0], bounds[1]):
@@ -562,7 +626,8 @@ def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool 
     start = max(start, hire)
     end = company_end
     uncapped = [dataclasses.replace(rb, quotas={}) for rb in rulebooks]
-    prior = {} if start == hire else load_prior(session, start, prior_months_needed(rulebooks) + 1, agent_id)
+    prior = {} if start == hire else load_prior(session, start, prior_months_needed(rulebooks) + 1, agent_id,
+                                                items=prior_items_needed(rulebooks))
     if start != hire and not prior.get(agent_id):
         return fallback(start)
     new = evaluate(
@@ -583,6 +648,11 @@ def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool 
         return fallback(start)
     session.execute(delete(MonthResultRow).where(MonthResultRow.agent_id == agent_id, MonthResultRow.month >= start))
     written = _write(session, new, rulebooks)
+    if not locks.is_postgres(session):
+        # Tells a deferred run evaluating on an older snapshot that these rows moved.
+        session.add(RecomputeRequest(from_month=start, reason=f"change to {agent_id}", agent_id=agent_id,
+                                     done_at=utcnow()))
+        session.flush()
     return RecomputeStats(start, end, len(new), written, time.perf_counter() - t0, {"agent_only": 1.0})
 
 
@@ -596,24 +666,29 @@ def pending_from(session: Session) -> str | None:
 def run_pending(factory: Callable[[], Session], *, wait: bool = False) -> RecomputeStats | None:
     """Run, once, the company-wide recompute owed by every request pending when it starts.
 
-    One run covers them all, from the earliest month; the claim (marking them done) and the
-    recompute commit together, so a crash leaves them pending and a request committed
-    meanwhile waits for the next run. Any number of processes may call this at once:
+    One run covers them all, from the earliest month. Any number of processes may call
+    this at once:
 
     * PostgreSQL: the exclusive results lock (:mod:`starlevel.services.locks`) is taken at
       session level before the transaction, which then runs at REPEATABLE READ, so it sees
-      one consistent state that includes everything earlier runs wrote. Another caller
-      gets None at once (``wait`` False) or waits and then runs what is left.
-    * SQLite: the claim is the transaction's first write, so it takes the database's write
-      lock before the recompute reads anything; a second caller finds nothing to claim.
+      one consistent state that includes everything earlier runs wrote; the claim (marking
+      the requests done) and the recompute commit together, so a crash leaves them pending.
+      Another caller gets None at once (``wait`` False) or waits and then runs what is left.
+      Readers and one-agent saves are never blocked by it.
+    * SQLite has one writer at a time, so the work is split to keep saves from waiting
+      behind it (:func:`_run_outside_write_lock`): the evaluation runs on a read snapshot,
+      and only the rows that changed are written, in a short write transaction. ``wait``
+      (a download or command that must read current figures) runs it under the write lock.
     """
     with factory() as probe:  # a plain read first: idle polls take no lock of any kind
         if pending_from(probe) is None:
             return None
         bind = probe.get_bind()
     if bind.dialect.name != "postgresql":
-        with factory() as session:
-            return _claim_and_run(session)
+        if wait:  # a caller that needs current figures now: run under the write lock at once
+            with factory() as session:
+                return _claim_and_run(session)
+        return _run_outside_write_lock(factory)
     engine = bind if isinstance(bind, Engine) else bind.engine
     with engine.connect() as conn:
         if not locks.hold_results(conn, wait=wait):
@@ -624,6 +699,161 @@ def run_pending(factory: Callable[[], Session], *, wait: bool = False) -> Recomp
                 return _claim_and_run(session)
         finally:
             locks.release_results(conn)
+
+
+# At most this many months are evaluated on a snapshot and held in memory for the short
+# write; a longer deferred run takes the write lock for its whole duration instead.
+SNAPSHOT_MONTHS = CHUNK_MONTHS
+LEASE = "recompute_lease"  # id_counters row: who is evaluating deferred requests (SQLite)
+LEASE_SECONDS = 60
+PLAN_ATTEMPTS = 3
+KEEP_DONE = timedelta(days=1)  # done requests and one-agent records are kept this long
+
+
+def _stored_rows(session: Session, start: str, agent_ids: Sequence[str] | None = None) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Stored results from ``start`` on as raw row tuples in RESULT_COLUMNS order, exactly as
+    :func:`result_values` writes them on SQLite (text decimals, encoded JSON)."""
+    cols = ", ".join(RESULT_COLUMNS)
+    cur = session.connection().connection.driver_connection.cursor()
+    out: dict[tuple[str, str], tuple[Any, ...]] = {}
+    try:
+        if agent_ids is None:
+            cur.execute(f"SELECT {cols} FROM month_results WHERE month >= ?", (start,))
+            for row in cur:
+                out[(row[0], row[1])] = row
+        else:
+            ids = list(agent_ids)
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                marks = ", ".join("?" for _ in part)
+                cur.execute(f"SELECT {cols} FROM month_results WHERE month >= ? AND agent_id IN ({marks})", (start, *part))
+                for row in cur:
+                    out[(row[0], row[1])] = row
+    finally:
+        cur.close()
+    return out
+
+
+def _take_lease(factory: Callable[[], Session]) -> int | None:
+    """A short write: claim the evaluation of deferred requests for LEASE_SECONDS, so that
+    several server processes do not all evaluate the same requests. None: another holds it."""
+    now = int(time.time())
+    with factory() as session:
+        session.execute(
+            text("INSERT OR IGNORE INTO id_counters (name, value) VALUES (:n, 0)"), {"n": LEASE}
+        )
+        got = session.execute(
+            update(IdCounter).where(IdCounter.name == LEASE, IdCounter.value < now - LEASE_SECONDS).values(value=now)
+        ).rowcount
+        session.commit()
+    return now if got else None
+
+
+def _release_lease(factory: Callable[[], Session], stamp: int) -> None:
+    with factory() as session:
+        session.execute(update(IdCounter).where(IdCounter.name == LEASE, IdCounter.value == stamp).values(value=0))
+        session.commit()
+
+
+def _run_outside_write_lock(factory: Callable[[], Session]) -> RecomputeStats | None:
+    """SQLite: evaluate the pending requests on a read snapshot, then write what changed.
+
+    1. A read transaction (WAL: it blocks no writer) notes the results generation, the
+       last request and the pending requests; evaluates from their earliest month; and
+       reads the stored rows of those months. Rows equal to the evaluation are left alone:
+       a re-run with no change writes nothing.
+    2. A write transaction marks exactly those requests done and writes the changed rows,
+       unless the results moved meanwhile:
+
+       * a company-wide recompute committed since the snapshot (the generation moved): the
+         evaluation is stale; it is thrown away and made again (the requests stay pending);
+       * a one-agent save rewrote an agent's rows since the snapshot (it leaves a record
+         naming the agent): that agent's rows stay as the save wrote them, and a new
+         request makes the next run look at them again.
+
+       Requests made after the snapshot stay pending for the next run.
+    """
+    stamp = _take_lease(factory)
+    if stamp is None:
+        return None
+    try:
+        for _ in range(PLAN_ATTEMPTS):
+            t0 = time.perf_counter()
+            phases: dict[str, float] = {}
+            with factory() as session:
+                session.connection().exec_driver_sql("BEGIN")  # one snapshot for every read below
+                generation = _generation(session)
+                seen = session.scalar(select(func.max(RecomputeRequest.id))) or 0
+                claimed = session.execute(
+                    select(RecomputeRequest.id, RecomputeRequest.from_month).where(RecomputeRequest.done_at.is_(None))
+                ).all()
+                if not claimed:
+                    return None
+                plan = _plan(session, min(m for _, m in claimed), phases)
+                if plan.start is None or plan.months == 0 or plan.months > SNAPSHOT_MONTHS:
+                    session.rollback()
+                    break  # nothing to evaluate, or too much to hold: the locked run below
+                results = [r for chunk in plan.chunks for r in chunk]
+                t = time.perf_counter()
+                stored = _stored_rows(session, plan.start)
+                phases["read_stored"] = time.perf_counter() - t
+                session.rollback()
+            t = time.perf_counter()
+            graders = {rb.version: (lambda level, rb=rb: rb.pay_grade(level).grade) for rb in plan.rulebooks}
+            fresh = {(r.agent_id, r.month): result_values(r, graders[r.rulebook_version], True) for r in results}
+            del results
+            changed = {k for k, v in fresh.items() if stored.get(k) != v} | (stored.keys() - fresh.keys())
+            phases["compare"] = time.perf_counter() - t
+            with factory() as session:
+                try:
+                    session.execute(  # the claim is the first write: it takes the write lock
+                        update(RecomputeRequest)
+                        .where(RecomputeRequest.id.in_([i for i, _ in claimed]), RecomputeRequest.done_at.is_(None))
+                        .values(done_at=utcnow())
+                    )
+                    if _generation(session) != generation:
+                        session.rollback()
+                        continue
+                    moved = dict(session.execute(
+                        select(RecomputeRequest.agent_id, func.min(RecomputeRequest.from_month))
+                        .where(RecomputeRequest.id > seen, RecomputeRequest.agent_id.is_not(None))
+                        .group_by(RecomputeRequest.agent_id)
+                    ).all())
+                    keys = sorted(k for k in changed if k[0] not in moved)
+                    t = time.perf_counter()
+                    written = _write_changed(session, keys, fresh)
+                    phases["write_results"] = time.perf_counter() - t
+                    for aid, month in sorted(moved.items()):
+                        if any(k[0] == aid for k in changed):
+                            session.add(RecomputeRequest(from_month=month, reason=f"{aid} changed during a recompute"))
+                    if keys:
+                        _advance_generation(session)
+                    session.execute(delete(RecomputeRequest).where(RecomputeRequest.done_at < utcnow() - KEEP_DONE))
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+            phases["changed_rows"] = float(len(keys))
+            return RecomputeStats(plan.start, plan.end, plan.months, written, time.perf_counter() - t0, phases)
+        with factory() as session:
+            return _claim_and_run(session)
+    finally:
+        _release_lease(factory, stamp)
+
+
+def _write_changed(session: Session, keys: Sequence[tuple[str, str]], fresh: dict[tuple[str, str], tuple[Any, ...]]) -> int:
+    """Replace the stored rows of ``keys`` by their fresh values (a key without one is deleted)."""
+    if not keys:
+        return 0
+    cur = session.connection().connection.driver_connection.cursor()
+    try:
+        cur.executemany("DELETE FROM month_results WHERE agent_id = ? AND month = ?", keys)
+        rows = [fresh[k] for k in keys if k in fresh]
+        placeholders = ", ".join("?" for _ in RESULT_COLUMNS)
+        cur.executemany(f"INSERT INTO month_results ({', '.join(RESULT_COLUMNS)}) VALUES ({placeholders})", rows)
+    finally:
+        cur.close()
+    return len(rows)
 
 
 def _claim_and_run(session: Session) -> RecomputeStats | None:

@@ -1,12 +1,13 @@
 """A stamp that names the current company-wide state of ``month_results``, for caches.
 
-Every company-wide recompute (:func:`services.recompute.recompute`, the only writer that
-can change which level an agent holds in a month) stores a fresh random number under the
-``id_counters`` name ``results_stamp``, in its own transaction. A reader that reads the
+Every company-wide write of results (a recompute, or the deferred run that writes only
+the rows that changed: both advance the results generation in services.recompute, the
+only writers that can change which level an agent holds in a month) stores a fresh
+random number under the ``id_counters`` name ``results_stamp``, in its own transaction. A reader that reads the
 stamp *before* reading the results may keep what it derives from the per-month level
 counts under that stamp, in memory: another process that changes the levels commits a new
 stamp together with the new rows, so no later reader looks the old entry up again. The
-number is random rather than counted so that two databases (a test database cloned from
+number is random rather than counted (unlike the generation) so that two databases (a test database cloned from
 a template, a copied benchmark file) never share a stamp unless they share the results.
 
 A one-agent re-evaluation (``recompute_agent``) does not renew the stamp: it writes only

@@ -7,8 +7,8 @@ of a range of months without reading the others; ``agents(team)`` lists the team
 It also stores a first results stamp (services.results_stamp), so the dashboard's
 company-wide trend can be kept in memory before the next company-wide recompute.
 
-Revision ID: 0102_dashboard_indexes
-Revises: 0101_calibration
+Revision ID: 0103_dashboard_indexes
+Revises: 0102_request_agent
 Create Date: 2026-11-27 11:30:00
 """
 
@@ -19,8 +19,8 @@ import secrets
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0102_dashboard_indexes"
-down_revision = "0101_calibration"
+revision = "0103_dashboard_indexes"
+down_revision = "0102_request_agent"
 branch_labels = None
 depends_on = None
 
