@@ -193,3 +193,87 @@ def test_a_company_wide_recompute_during_the_evaluation_makes_it_start_again(ses
             MonthResultRow.agent_id == near, MonthResultRow.month == month, MonthResultRow.n_inspections > 0)) == 1
     assert run_pending(session_factory) is None
     assert_equals_full_recompute(session_factory)
+
+
+# ---- SQLite: a save commits first, then stores the agent's re-evaluation in a short write
+
+def _quiet_draft(agent_id: str, month: str, ref: str) -> inspections.Draft:
+    return inspections.Draft(agent_id=agent_id, contact_on=f"{month}-20", channel="chat", contact_ref=ref,
+                             picks={"T1-01": inspections.Pick("T1-01", "1", "")})
+
+
+def _quiet_company(session_factory, seed: int) -> tuple[str, str, int]:  # type: ignore[no-untyped-def]
+    """A company in SQLite; its last month, an agent far from quotas and their inspections then."""
+    _sqlite_only(session_factory)
+    _load(session_factory, synth.generate(60, 16, last_month="2026-04", seed=seed))
+    with session_scope(session_factory) as s:
+        _, month = _near_quota(s)
+        quiet = _quiet_agent(s, month)
+        return month, quiet, s.get(MonthResultRow, (quiet, month)).n_inspections
+
+
+def test_a_save_settles_its_agent_after_committing(session_factory):
+    month, quiet, before = _quiet_company(session_factory, 23)
+    with session_scope(session_factory) as s:
+        inspections.create(s, _quiet_draft(quiet, month, "settled"), actor="qa", today=date(2026, 11, 25), defer=True)
+    with session_scope(session_factory) as s:
+        assert s.get(MonthResultRow, (quiet, month)).n_inspections == before + 1
+        assert pending_from(s) is None  # settled in the request: nothing left for the worker
+        done = s.execute(select(RecomputeRequest.agent_id, RecomputeRequest.done_at)
+                         .order_by(RecomputeRequest.id.desc()).limit(1)).one()
+        assert done.agent_id == quiet and done.done_at is not None
+    assert_equals_full_recompute(session_factory)
+
+
+def _after_the_evaluation(monkeypatch, work) -> None:  # type: ignore[no-untyped-def]
+    from starlevel.services import recompute as rc
+
+    original = rc._plan_agent
+
+    def wrapped(session, agent_id, start):  # type: ignore[no-untyped-def]
+        plan = original(session, agent_id, start)
+        work()
+        return plan
+
+    monkeypatch.setattr(rc, "_plan_agent", wrapped)
+
+
+def test_a_save_whose_request_the_worker_took_leaves_the_agent_to_it(session_factory, monkeypatch):
+    month, quiet, before = _quiet_company(session_factory, 24)
+    ran: list[object] = []
+    _after_the_evaluation(monkeypatch, lambda: ran.append(run_pending(session_factory, wait=True)))
+    with session_scope(session_factory) as s:
+        inspections.create(s, _quiet_draft(quiet, month, "taken"), actor="qa", today=date(2026, 11, 25), defer=True)
+    assert ran and ran[0] is not None  # the worker ran the save's request in between
+    with session_scope(session_factory) as s:
+        assert s.get(MonthResultRow, (quiet, month)).n_inspections == before + 1
+        assert pending_from(s) is None
+    assert_equals_full_recompute(session_factory)
+
+
+def test_a_save_that_meets_another_change_to_its_agent_leaves_both_to_the_worker(session_factory, monkeypatch):
+    month, quiet, before = _quiet_company(session_factory, 25)
+    from starlevel.services import recompute as rc
+
+    original = rc._plan_agent
+    calls: list[int] = []
+
+    def wrapped(session, agent_id, start):  # type: ignore[no-untyped-def]
+        plan = original(session, agent_id, start)
+        if not calls:  # the first save: a second save of the same agent commits meanwhile
+            calls.append(1)
+            with session_scope(session_factory) as other:
+                inspections.create(other, _quiet_draft(quiet, month, "second"), actor="qa",
+                                   today=date(2026, 11, 25), defer=True)
+        return plan
+
+    monkeypatch.setattr(rc, "_plan_agent", wrapped)
+    with session_scope(session_factory) as s:
+        inspections.create(s, _quiet_draft(quiet, month, "first"), actor="qa", today=date(2026, 11, 25),
+                                   defer=True)
+    with session_scope(session_factory) as s:
+        # The second save saw both inspections and settled; the first left its request pending.
+        assert s.get(MonthResultRow, (quiet, month)).n_inspections == before + 2
+        assert pending_from(s) == month
+    assert run_pending(session_factory) is not None
+    assert_equals_full_recompute(session_factory)

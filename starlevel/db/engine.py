@@ -10,6 +10,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from starlevel.db import write_gate
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -30,6 +32,9 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        database = engine.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            write_gate.install(engine, database)
     return engine
 
 

@@ -29,7 +29,7 @@ from starlevel.domain.rulebook import Rulebook, Tier
 from starlevel.domain.scoring import inspection_score
 from starlevel.services import audit, clock, corrections, months, rulebooks
 from starlevel.services.importer import COLUMNS, KINDS, ImportResult, import_table
-from starlevel.services.recompute import recompute, recompute_agent
+from starlevel.services.recompute import recompute, recompute_agent, settle_agent_change
 
 __all__ = [
     "CHANNELS",
@@ -321,7 +321,10 @@ def _ensure_defect_types(session: Session, rb: Rulebook, codes: set[str]) -> Non
 def create(session: Session, draft: Draft, *, actor: str, today: date | None = None, defer: bool = False) -> Inspection:
     """Validate and store one inspection (``inspector`` = ``actor``), then re-evaluate the
     agent from its month (company-wide when a quota could be touched; with ``defer`` that
-    part is left to the background worker). Raises :class:`InvalidInspection` listing every problem; nothing is written then."""
+    part is left to the background worker). Raises :class:`InvalidInspection` listing every problem; nothing is written then.
+
+    With ``defer`` on SQLite the inspection is committed here, before the re-evaluation
+    (see :func:`~starlevel.services.recompute.settle_agent_change`)."""
     today = today or clock.today()
     problems, agent, rb = validate(session, draft, today=today)
     if problems:
@@ -353,7 +356,12 @@ def create(session: Session, draft: Draft, *, actor: str, today: date | None = N
         raise RuntimeError("could not allocate an inspection id")
     audit.record(session, actor, "create", "inspection", iid,
                  detail={"agent_id": agent.agent_id, "month": month, "codes": codes})
-    recompute_agent(session, agent.agent_id, month, defer=defer)
+    if defer and session.get_bind().dialect.name == "sqlite":
+        # One writer at a time on SQLite: commit the inspection first and hold the write
+        # lock only to store the agent's re-evaluation (services.recompute).
+        settle_agent_change(session, agent.agent_id, month)
+    else:
+        recompute_agent(session, agent.agent_id, month, defer=defer)
     return insp
 
 

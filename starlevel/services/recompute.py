@@ -96,7 +96,15 @@ def _centi(value: Decimal) -> int:
     return int(scaled)
 
 
+# Per parsed rulebook (parsed once per process): building these CASE expressions cost more
+# than running the one-agent queries that use them.
+_DEFECT_CASES: dict[int, tuple[Rulebook, Any, Any]] = {}
+
+
 def _defect_cases(rb: Rulebook):  # type: ignore[no-untyped-def]
+    cached = _DEFECT_CASES.get(id(rb))
+    if cached is not None and cached[0] is rb:
+        return cached[1], cached[2]
     deduction = case(
         {d.code: literal(_centi(rb.deduction(d.code))) for d in rb.defects},
         value=InspectionDefect.code,
@@ -107,6 +115,9 @@ def _defect_cases(rb: Rulebook):  # type: ignore[no-untyped-def]
         value=InspectionDefect.code,
         else_=literal(0),
     )
+    if len(_DEFECT_CASES) > 256:
+        _DEFECT_CASES.clear()
+    _DEFECT_CASES[id(rb)] = (rb, deduction, is_error)
     return deduction, is_error
 
 
@@ -579,47 +590,35 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
 QUOTA_EVENTS = frozenset({"promote", "waitlist", "hold"})
 
 
-def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool = False) -> RecomputeStats:
-    """Re-evaluate after a change to one agent's inputs from ``start`` on.
+@dataclass(frozen=True)
+class _AgentPlan:
+    """The re-evaluated timeline of one agent from ``start``, which nobody else depends on."""
 
-    Other agents depend on this one only through quotas (holder counts and the ranking
-    of eligible agents). So the agent is evaluated alone with quotas lifted; if neither
-    the stored nor the new timeline has the agent near a quota (no promote, waitlist or
-    hold) and every level step is unchanged, nobody else can be affected and only this
-    agent's rows are rewritten. Otherwise the company-wide incremental recompute runs.
-    Either way the stored results equal those of a full recompute.
+    agent_id: str
+    start: str
+    end: str
+    results: list[MonthResult]
+    rulebooks: list[Rulebook]
 
-    ``defer``: instead of running the company-wide recompute inside this transaction,
-    record that it is owed (a RecomputeRequest committed with the change) for the web
-    app's background worker; see :func:`run_pending`.
-    """
+
+def _plan_agent(session: Session, agent_id: str, start: str) -> _AgentPlan | str:
+    """Evaluate one agent alone from ``start`` (reads only). A plan when only this agent's
+    rows can change; otherwise the month a company-wide recompute is owed from."""
     import dataclasses
 
-    t0 = time.perf_counter()
-    start = month_service.first_open(session, start) or start
-
-    def fallback(month: str) -> RecomputeStats:
-        if defer:
-            session.add(RecomputeRequest(from_month=month, reason=f"change to {agent_id}"))
-            session.flush()
-            return RecomputeStats(month, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
-        return recompute(session, start=month)
-
-    if not locks.agent_results(session, agent_id, wait_for_company=not defer):
-        return fallback(start)  # a company-wide run is under way: the request makes the next one cover this
     rulebooks = rulebook_store.load_all(session)
     agent = session.get(AgentRow, agent_id)
     last = last_data_month(session)
     bounds = result_bounds(session)
     if agent is None or not rulebooks or bounds[0] is None or any(rb.approval_required for rb in rulebooks):
-        return fallback(start)
+        return start
     first_hire, last_hire = session.execute(select(  # two index lookups (one SELECT of both scans)
         select(func.min(AgentRow.hired_on)).scalar_subquery(), select(func.max(AgentRow.hired_on)).scalar_subquery()
     )).one()
     company_first = M.month_of(first_hire)
     company_end = max(M.month_of(last_hire), last) if last else M.month_of(last_hire)
     if (company_first, company_end) != (bounds[0], bounds[1]):
-        return fallback(start)  # the evaluated range itself moved
+        return start  # the evaluated range itself moved
     me = Agent(agent.agent_id, agent.name, agent.track, agent.team, agent.hired_on, agent.left_on,
                agent.initial_level, agent.probation_months)
     hire = M.month_of(me.hired_on)
@@ -629,7 +628,7 @@ def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool 
     prior = {} if start == hire else load_prior(session, start, prior_months_needed(rulebooks) + 1, agent_id,
                                                 items=prior_items_needed(rulebooks))
     if start != hire and not prior.get(agent_id):
-        return fallback(start)
+        return start
     new = evaluate(
         [me], load_evidence(session, rulebooks, start, end, agent_id), load_metrics(session, start, agent_id),
         load_decisions(session, start, agent_id), uncapped, last_data_month=last,
@@ -644,16 +643,100 @@ def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool 
     same_steps = [(o.month, o.level, o.next_level) for o in old] == [(r.month, r.level, r.next_level) for r in new]
     near_quota = any(o.event in QUOTA_EVENTS for o in old) or any(r.event in QUOTA_EVENTS for r in new)
     if not same_steps or near_quota:
-        # (Levels per month stay as they were here: services.results_stamp relies on it.)
-        return fallback(start)
-    session.execute(delete(MonthResultRow).where(MonthResultRow.agent_id == agent_id, MonthResultRow.month >= start))
-    written = _write(session, new, rulebooks)
+        return start
+    # (Only plans that keep every level step are applied: services.results_stamp relies on it.)
+    return _AgentPlan(agent_id, start, end, new, rulebooks)
+
+
+def _apply_agent(session: Session, plan: _AgentPlan) -> int:
+    session.execute(delete(MonthResultRow).where(MonthResultRow.agent_id == plan.agent_id,
+                                                 MonthResultRow.month >= plan.start))
+    return _write(session, plan.results, plan.rulebooks)
+
+
+def recompute_agent(session: Session, agent_id: str, start: str, *, defer: bool = False) -> RecomputeStats:
+    """Re-evaluate after a change to one agent's inputs from ``start`` on.
+
+    Other agents depend on this one only through quotas (holder counts and the ranking
+    of eligible agents). So the agent is evaluated alone with quotas lifted; if neither
+    the stored nor the new timeline has the agent near a quota (no promote, waitlist or
+    hold) and every level step is unchanged, nobody else can be affected and only this
+    agent's rows are rewritten. Otherwise the company-wide incremental recompute runs.
+    Either way the stored results equal those of a full recompute.
+
+    ``defer``: instead of running the company-wide recompute inside this transaction,
+    record that it is owed (a RecomputeRequest committed with the change) for the web
+    app's background worker; see :func:`run_pending`.
+    """
+    t0 = time.perf_counter()
+    start = month_service.first_open(session, start) or start
+
+    def fallback(month: str) -> RecomputeStats:
+        if defer:
+            session.add(RecomputeRequest(from_month=month, reason=f"change to {agent_id}"))
+            session.flush()
+            return RecomputeStats(month, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
+        return recompute(session, start=month)
+
+    if not locks.agent_results(session, agent_id, wait_for_company=not defer):
+        return fallback(start)  # a company-wide run is under way: the request makes the next one cover this
+    plan = _plan_agent(session, agent_id, start)
+    if isinstance(plan, str):
+        return fallback(plan)
+    written = _apply_agent(session, plan)
     if not locks.is_postgres(session):
         # Tells a deferred run evaluating on an older snapshot that these rows moved.
-        session.add(RecomputeRequest(from_month=start, reason=f"change to {agent_id}", agent_id=agent_id,
+        session.add(RecomputeRequest(from_month=plan.start, reason=f"change to {agent_id}", agent_id=agent_id,
                                      done_at=utcnow()))
         session.flush()
-    return RecomputeStats(start, end, len(new), written, time.perf_counter() - t0, {"agent_only": 1.0})
+    return RecomputeStats(plan.start, plan.end, len(plan.results), written, time.perf_counter() - t0,
+                          {"agent_only": 1.0})
+
+
+def settle_agent_change(session: Session, agent_id: str, start: str) -> RecomputeStats:
+    """SQLite: commit a change to one agent's inputs now, then re-evaluate the agent with
+    the write lock held only to store the result. The caller has written the change in
+    ``session`` (not committed); this commits it, so that the other writers queued
+    behind it need not wait for the evaluation.
+
+    1. The change commits together with a pending request naming the agent, as a deferred
+       change would: if anything below does not happen (a crash, a quota in reach, another
+       writer meanwhile) the background worker re-evaluates from it.
+    2. The agent is evaluated on a read snapshot (:func:`_plan_agent`).
+    3. A short write stores the agent's new rows and marks the request done, unless the
+       request was taken by the worker, the results generation moved (a company-wide
+       recompute), or the agent changed again (a later request naming it).
+    """
+    t0 = time.perf_counter()
+    start = month_service.first_open(session, start) or start
+    request = RecomputeRequest(from_month=start, reason=f"change to {agent_id}", agent_id=agent_id)
+    session.add(request)
+    session.commit()
+    session.connection().exec_driver_sql("BEGIN")  # one snapshot for every read of the evaluation
+    try:
+        generation = _generation(session)
+        plan = _plan_agent(session, agent_id, start)
+    finally:
+        session.rollback()
+    if isinstance(plan, str):
+        return RecomputeStats(plan, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
+    try:
+        taken = session.execute(  # the first write: the write lock from here to the commit
+            update(RecomputeRequest).where(RecomputeRequest.id == request.id, RecomputeRequest.done_at.is_(None))
+            .values(done_at=utcnow(), from_month=plan.start)
+        ).rowcount
+        later = session.scalar(select(func.count()).select_from(RecomputeRequest).where(
+            RecomputeRequest.id > request.id, RecomputeRequest.agent_id == agent_id))
+        if not taken or later or _generation(session) != generation:
+            session.rollback()  # the request (if still pending) leaves it to the worker
+            return RecomputeStats(start, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
+        written = _apply_agent(session, plan)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return RecomputeStats(plan.start, plan.end, len(plan.results), written, time.perf_counter() - t0,
+                          {"agent_only": 1.0, "settled_after_commit": 1.0})
 
 
 # ---------------------------------------------------------------- deferred requests
