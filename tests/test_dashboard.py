@@ -75,3 +75,49 @@ def test_a_decision_triggers_the_review_summary_refresh(client, session_factory)
     assert r.status_code == 200 and r.headers.get("hx-trigger") == "decided"
     summary = client.get("/hr/summary?month=2024-09")
     assert summary.status_code == 200 and 'id="review-live"' in summary.text and "quota-table" in summary.text
+
+
+def test_company_trend_kept_in_memory_equals_a_fresh_count(passwords, session_factory) -> None:  # type: ignore[no-untyped-def]
+    with session_scope(session_factory) as s:
+        for month in ("2024-09", "2025-01", "2025-06"):
+            for team, track in (("", ""), ("Team 2", ""), ("", "phone")):
+                for _ in range(2):  # the second build reads the company-wide trend from memory
+                    d = dashboard.build(s, month, team=team, track=track, today=date(2026, 11, 25))
+                    start = d.trend[0][0]
+                    assert d.trend == list(dashboard.count_levels(s, start, month, _filters(team, track)).items())
+                    company = dashboard.count_levels(s, start, month)[month]
+                    assert [ln.company for ln in d.levels] == [company.get(ln.level, 0) for ln in d.levels]
+
+
+def _filters(team: str, track: str) -> list[object]:
+    from starlevel.db.models import MonthResultRow as R
+
+    return [c for c in (team and R.team == team, track and R.track == track) if c is not False and c != ""]
+
+
+def test_trend_is_counted_again_after_another_process_recomputes(session_factory, db_url) -> None:  # type: ignore[no-untyped-def]
+    """The trend kept in memory is keyed by the results stamp in the database, so a change
+    committed through another engine (another server process) shows at once."""
+    from starlevel.db.engine import make_engine, make_session_factory
+    from starlevel.services import rulebooks
+    from starlevel.services.importer import import_table
+    from starlevel.services.recompute import recompute
+
+    seed_company(session_factory)
+    with session_scope(session_factory) as s:
+        before = dashboard.build(s, "2025-06", today=date(2026, 11, 25))
+        assert dashboard.build(s, "2025-06", today=date(2026, 11, 25)).trend == before.trend  # now kept
+    other = make_engine(db_url)
+    try:
+        with session_scope(make_session_factory(other)) as s:
+            hired = "agent_id,name,track,team,hired_on,left_on,initial_level,probation_months\n" \
+                    "A004,Dee Ma,phone,Team 2,2023-06-01,,3,\n"
+            import_table(s, "agents", hired.encode(), filename="agents.csv", actor="hr",
+                         rulebook=rulebooks.current(s), today=date(2026, 11, 25))
+            recompute(s)
+    finally:
+        other.dispose()
+    with session_scope(session_factory) as s:
+        after = dashboard.build(s, "2025-06", today=date(2026, 11, 25))
+        assert after.trend == list(dashboard.count_levels(s, after.trend[0][0], "2025-06").items())
+    assert after.trend != before.trend and sum(after.trend[-1][1].values()) == 4  # the new agent counts

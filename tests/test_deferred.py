@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from starlevel.db.engine import session_scope
 from starlevel.db.models import MonthResultRow, RecomputeRequest
-from starlevel.services import inspections, synth
+from starlevel.services import dashboard, inspections, results_stamp, synth
 from starlevel.services.recompute import pending_from, recompute, run_pending
 from starlevel.settings import Settings
 from tests.catchup import assert_equals_full_recompute, wait_until_caught_up
@@ -39,9 +39,14 @@ def test_deferred_request_then_worker_equals_full(session_factory):
     with session_scope(session_factory) as s:
         assert pending_from(s) == month
         assert snapshot(s) == before  # nothing recomputed in the request
+        first = s.scalar(select(func.min(MonthResultRow.month)))
+        stamp = results_stamp.current(s)
+        dashboard.level_trend(s, first, month)  # the dashboard keeps the company-wide counts
     stats = run_pending(session_factory)
     assert stats is not None and stats.start == month
     with session_scope(session_factory) as s:
+        assert stats.results > 0 and results_stamp.current(s) != stamp  # the run's write renews the stamp
+        assert dashboard.level_trend(s, first, month) == dashboard.count_levels(s, first, month)
         assert pending_from(s) is None
         assert s.scalar(select(func.count()).select_from(RecomputeRequest).where(RecomputeRequest.done_at.is_(None))) == 0
         caught_up = snapshot(s)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from starlevel.db.engine import session_scope
 from starlevel.db.models import MonthResultRow
 from starlevel.domain import months as M
-from starlevel.services import corrections, rulebooks, synth
+from starlevel.services import corrections, dashboard, results_stamp, rulebooks, synth
 from starlevel.services.importer import import_table
 from starlevel.services.recompute import recompute
 
@@ -116,6 +116,7 @@ def test_single_agent_fast_path_equals_full(session_factory):
     for n in range(14):
         agent_id, month = rng.choice(live)
         with session_scope(session_factory) as s:
+            stamp, levels = results_stamp.current(s), dashboard.count_levels(s, "2000-01", "2099-12")
             rb = rulebooks.current(s)
             if n % 3 == 2:
                 insp = s.scalar(select(Inspection).where(Inspection.agent_id == agent_id, Inspection.month == month,
@@ -129,6 +130,11 @@ def test_single_agent_fast_path_equals_full(session_factory):
                             f"FP{n},{agent_id},{month}-20,chat,fp-{n},qa,{codes}\n")
                 import_table(s, "inspections", csv_text.encode(), filename="fp.csv", actor="t", rulebook=rb, today=TODAY)
             stats = recompute_agent(s, agent_id, month)
+            if "agent_only" in stats.phases:
+                # The dashboard keeps company-wide level counts under the results stamp, which
+                # only a company-wide recompute renews: the one-agent path must not move them.
+                assert results_stamp.current(s) == stamp
+                assert dashboard.count_levels(s, "2000-01", "2099-12") == levels
             fast += "agent_only" in stats.phases
             slow += "agent_only" not in stats.phases
             quick = snapshot(s)

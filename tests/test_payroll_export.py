@@ -124,3 +124,57 @@ def test_cli_export_payroll(seeded, db_url: str, tmp_path) -> None:  # type: ign
                          env={"DATABASE_URL": db_url}).exit_code == 2
     missing = runner.invoke(cli, ["export", "payroll", "--month", "1999-01"], env={"DATABASE_URL": db_url})
     assert missing.exit_code == 1 and "1999-01 has not been evaluated" in missing.output
+
+
+def _reference_xlsx(data: payroll.Payroll, labels) -> bytes:  # type: ignore[no-untyped-def]
+    """The plain cell-by-cell writer the export started as: the fast one must match it."""
+    import xlsxwriter
+
+    out = io.BytesIO()
+    wb = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
+    ws = wb.add_worksheet(labels["sheet"][:31])
+    fmt = {"money": {"num_format": "#,##0.00"}, "dec2": {"num_format": "0.00"}, "pct": {"num_format": "0%"}}
+    kinds = {c: "money" for c in payroll.MONEY} | {"composite": "dec2", "coefficient": "dec2", "probation_factor": "pct"}
+    ws.write_string(0, 0, labels["title"].format(month=data.month))
+    ws.write_string(1, 0, labels["final_note"] if data.final else labels["provisional_note"])
+    for c, key in enumerate(payroll.COLUMNS):
+        ws.write_string(3, c, labels[key])
+    r = 3
+    for kind, cells in payroll.rows(data, labels):
+        r += 1
+        strong = kind != "agent"
+        for c, (key, value) in enumerate(zip(payroll.COLUMNS, cells)):
+            if value is None or value == "":
+                if strong:
+                    ws.write_blank(r, c, None, wb.add_format({"bold": True, "top": 1}))
+                continue
+            if isinstance(value, Decimal | int) and not isinstance(value, bool):
+                spec = dict(fmt[kinds[key]]) if key in kinds and (not strong or key in payroll.MONEY) else {}
+                ws.write_number(r, c, float(value), wb.add_format(spec | ({"bold": True, "top": 1} if strong else {})))
+            else:
+                ws.write_string(r, c, payroll.neutralise(str(value)),
+                                wb.add_format({"bold": True, "top": 1}) if strong else None)
+    wb.close()
+    return out.getvalue()
+
+
+def _cells(ws, first_row: int):  # type: ignore[no-untyped-def]
+    return [[(c.value, c.data_type, c.number_format, bool(c.font.b), c.border.top.style)
+             for c in row] for row in ws.iter_rows(min_row=first_row)]
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_fast_xlsx_writer_matches_the_plain_one_cell_for_cell(seeded, closed: bool) -> None:  # type: ignore[no-untyped-def]
+    with session_scope(seeded) as s:
+        if closed:
+            months.close_month(s, "2025-05", actor="hr")
+    with session_scope(seeded) as s:
+        for month, lang in (("2025-05", EN), ("2025-06", ZH)):
+            data = payroll.load(s, month)
+            fast, plain = _sheet(payroll.xlsx_bytes(data, lang)), _sheet(_reference_xlsx(data, lang))
+            n = len(list(payroll.rows(data, lang)))  # agents, team subtotals, grand total
+            assert n > len(data.lines) + 1
+            assert _cells(fast, 5) == _cells(plain, 5) and len(_cells(fast, 5)) == n
+            assert [c.value for row in fast.iter_rows(max_row=4) for c in row] == \
+                   [c.value for row in plain.iter_rows(max_row=4) for c in row]
+            assert fast.auto_filter.ref == f"A4:P{4 + n}" and fast.freeze_panes == "D5"

@@ -120,7 +120,8 @@ class Agent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (Index("ix_agents_name", "name"), Index("ix_agents_hired_on", "hired_on"))
+    __table_args__ = (Index("ix_agents_name", "name"), Index("ix_agents_hired_on", "hired_on"),
+                      Index("ix_agents_team", "team"))
 
 
 class DefectType(Base):
@@ -248,8 +249,9 @@ class MonthResultRow(Base):
     total_pay: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), nullable=True)
 
     __table_args__ = (
-        Index("ix_month_results_month_event", "month", "event"),
+        Index("ix_month_results_month_event_rule", "month", "event", "rule"),
         Index("ix_month_results_month_level", "month", "level"),
+        Index("ix_month_results_event_month", "event", "month"),
     )
 
 

@@ -1,7 +1,7 @@
 """HR read models and actions: the month review, decisions, payroll, rulebook versions.
 
 Everything here takes a plain ``Session``; the web layer only translates HTTP. The
-month review filters in SQL by month and event (index ``ix_month_results_month_event``)
+month review filters in SQL by month and event (index ``ix_month_results_month_event_rule``)
 and pages every list, so a company of 10,000 agents stays fast. Money and scores stay
 ``Decimal`` throughout (SQLite stores them as text, so sums are taken in Python).
 """

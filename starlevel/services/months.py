@@ -246,9 +246,11 @@ def _last_close(session: Session, month: str) -> MonthClose | None:
     ).first()
 
 
-def snapshot_lines(session: Session, close_id: int) -> dict[str, PayrollSnapshotRow]:
-    return {r.agent_id: r for r in session.scalars(
-        select(PayrollSnapshotRow).where(PayrollSnapshotRow.close_id == close_id))}
+def snapshot_lines(session: Session, close_id: int) -> dict[str, tuple[str, int, Decimal | None]]:
+    """agent_id -> (name, level, total pay) as kept by a close (plain column tuples)."""
+    S = PayrollSnapshotRow
+    return {aid: (name, level, total) for aid, name, level, total in session.execute(
+        select(S.agent_id, S.name, S.level, S.total_pay).where(S.close_id == close_id))}
 
 
 def changes_since_close(session: Session, month: str) -> tuple[list[PayChange], Decimal | None, Decimal]:
@@ -263,14 +265,15 @@ def changes_since_close(session: Session, month: str) -> tuple[list[PayChange], 
     if last is None:
         return [], None, total_after
     before = snapshot_lines(session, last.id)
-    total_before = sum((r.total_pay for r in before.values() if r.total_pay is not None), Decimal(0))
+    total_before = sum((t for _, _, t in before.values() if t is not None), Decimal(0))
     changes = []
     for aid in sorted(set(current) | set(before)):
         old, new = before.get(aid), current.get(aid)
-        lb, pb = (old.level, old.total_pay) if old else (None, None)
-        la, pa = (new[1], new[2]) if new else (None, None)
-        if (lb, pb) != (la, pa):
-            changes.append(PayChange(month, aid, new[0] if new else (old.name if old else ""), lb, la, pb, pa))
+        if old is not None and new is not None and old[1:] == new[1:]:
+            continue  # same level, same pay
+        lb, pb = old[1:] if old else (None, None)
+        la, pa = new[1:] if new else (None, None)
+        changes.append(PayChange(month, aid, new[0] if new else old[0], lb, la, pb, pa))
     return changes, total_before, total_after
 
 

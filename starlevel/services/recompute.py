@@ -37,7 +37,7 @@ from starlevel.domain import months as M
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_items_needed, prior_months_needed
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
 from starlevel.domain.rulebook import Rulebook
-from starlevel.services import locks
+from starlevel.services import locks, results_stamp
 from starlevel.services import months as month_service
 from starlevel.services import rulebooks as rulebook_store
 
@@ -543,6 +543,7 @@ GENERATION = "results_generation"  # id_counters row: advanced by every company-
 
 
 def _advance_generation(session: Session) -> None:
+    results_stamp.renew(session)  # level counts may change: caches keyed by the old stamp lapse
     done = session.execute(
         update(IdCounter).where(IdCounter.name == GENERATION).values(value=IdCounter.value + 1)
     ).rowcount
@@ -643,6 +644,7 @@ def _plan_agent(session: Session, agent_id: str, start: str) -> _AgentPlan | str
     near_quota = any(o.event in QUOTA_EVENTS for o in old) or any(r.event in QUOTA_EVENTS for r in new)
     if not same_steps or near_quota:
         return start
+    # (Only plans that keep every level step are applied: services.results_stamp relies on it.)
     return _AgentPlan(agent_id, start, end, new, rulebooks)
 
 
