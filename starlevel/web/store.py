@@ -84,8 +84,12 @@ class DatabaseStore(NamespacedStore):
             if renew_for and row.expires_at is not None:
                 if isinstance(renew_for, int):
                     renew_for = timedelta(seconds=renew_for)
-                row.expires_at = _now() + renew_for
-                s.commit()
+                now = _now()
+                # Like set(): a session not yet halfway to expiry is left as it is, so that a
+                # signed-in page view is not a database write (at most one in half a lifetime).
+                if row.expires_at - now <= renew_for / 2:
+                    row.expires_at = now + renew_for
+                    s.commit()
             return bytes(row.value)
 
     async def delete(self, key: str) -> None:

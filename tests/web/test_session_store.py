@@ -1,0 +1,39 @@
+"""The server-side session store: reading a session renews its expiry only once it is past
+halfway, so that signed-in page views are not database writes."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from starlevel.db.models import SessionRow
+from starlevel.web.store import DatabaseStore, _now
+
+
+def _expiry(factory, key: str):  # type: ignore[no-untyped-def]
+    with factory() as s:
+        return s.scalar(select(SessionRow.expires_at).where(SessionRow.key == f"session:{key}"))
+
+
+def test_reading_renews_only_past_halfway(session_factory):
+    store = DatabaseStore(session_factory)
+    hour = timedelta(hours=1)
+    asyncio.run(store.set("k", b"v", expires_in=hour))
+    first = _expiry(session_factory, "k")
+    assert asyncio.run(store.get("k", renew_for=hour)) == b"v"
+    assert _expiry(session_factory, "k") == first  # more than half an hour left: no write
+
+    with session_factory() as s:  # 20 minutes left
+        s.get(SessionRow, "session:k").expires_at = _now() + timedelta(minutes=20)
+        s.commit()
+    assert asyncio.run(store.get("k", renew_for=hour)) == b"v"
+    renewed = _expiry(session_factory, "k")
+    assert renewed - _now() > timedelta(minutes=59)
+
+    with session_factory() as s:  # expired: gone
+        s.get(SessionRow, "session:k").expires_at = _now() - timedelta(seconds=1)
+        s.commit()
+    assert asyncio.run(store.get("k", renew_for=hour)) is None
+    assert _expiry(session_factory, "k") is None
