@@ -303,6 +303,18 @@ def explain_text(result: MonthResult, lang: Lang = "en", rb: Rulebook | None = N
             base = f"At the top level {level}★ with a composite of {comp}; keep it at or above the floor {floor}."
         note = _floor_note(result, p, lang)
         return base + ((" " if not zh else "") + note if note else "")
+    if e.allowance_withheld:
+        why, n = e.allowance_withheld
+        if why == "too_new":
+            note = (f"本月不发星级津贴：在职记录不足{n}个月（需连续{n}个月无有效投诉）。" if zh
+                    else f"No star allowance this month: fewer than {n} months on record (it needs {n} months "
+                         "without a valid complaint).")
+        else:
+            note = (f"本月不发星级津贴：本月及之前共{n}个月内有有效投诉。" if zh
+                    else f"No star allowance this month: a valid complaint within the last {n} months, this one included.")
+        rest = explain_text(replace(result, explanation={k: v for k, v in result.explanation.items()
+                                                        if k != "allowance_withheld"}), lang, rb)
+        return rest + ("" if zh else " ") + note
     if e.veto and rule not in ("incomplete",):
         named = [_label(k, lang, rb) for k in e.veto]
         codes = "、".join(named) if zh else ", ".join(named)

@@ -891,10 +891,12 @@ def _adjust_pay(info: _Info, pay: Pay | None, st: _St, mt: Metrics | None, veto:
     if veto:
         perf = allowance = _ZERO.quantize(Q2)
     n = info.allowance_n
+    withheld = ""
     if n and allowance:
         recent = st.hist[-n:]
         if len(recent) < n or any(r[5] for r in recent):
             allowance = _ZERO.quantize(Q2)
+            withheld = "too_new" if len(recent) < n else "complaint"
     commission = _ZERO.quantize(Q2)
     c = info.commission
     if c is not None and mt is not None and not veto:
@@ -913,7 +915,8 @@ def _adjust_pay(info: _Info, pay: Pay | None, st: _St, mt: Metrics | None, veto:
     else:
         total = pay.fixed + perf + allowance
     total = (total + commission).quantize(Q2, ROUND_HALF_UP)
-    return Pay(pay.pay_grade, pay.fixed, _ZERO if veto else pay.coefficient, perf, allowance, total, pay.on_probation, commission, veto)
+    return Pay(pay.pay_grade, pay.fixed, _ZERO if veto else pay.coefficient, perf, allowance, total, pay.on_probation,
+               commission, veto, withheld)
 
 
 def _direct_result(
@@ -972,6 +975,8 @@ def _direct_result(
         pay = pays[prob][level]
         if info.has_veto or info.allowance_n or info.commission is not None:
             pay = _adjust_pay(info, pay, st, mt, bool(veto))
+            if pay is not None and pay.allowance_withheld:
+                expl["allowance_withheld"] = {"why": pay.allowance_withheld, "months": info.allowance_n}
     return make(  # type: ignore[no-any-return]
         st.aid, m, info.version, st.track, st.team, tenure, prob, complete, ev.n_inspections,
         q if info.qkey is None else dims.get(info.qkey), dims, comp, band_key, ap, ev.error_defects,
@@ -1258,6 +1263,8 @@ def _run(
                 pay = pays[prob][level]
                 if pay_extras:
                     pay = _adjust_pay(info, pay, st, mt, bool(veto))
+                    if pay is not None and pay.allowance_withheld:
+                        expl["allowance_withheld"] = {"why": pay.allowance_withheld, "months": info.allowance_n}
             out(
                 make(
                     aid, m, version, st.track, st.team, tenure, prob, complete, ev.n_inspections,
@@ -1341,6 +1348,8 @@ def _run(
                 pay = pays[p.prob][level]
                 if pay_extras:
                     pay = _adjust_pay(info, pay, st, mt, False)
+                    if pay is not None and pay.allowance_withheld:
+                        expl["allowance_withheld"] = {"why": pay.allowance_withheld, "months": info.allowance_n}
                 results[p.idx] = make(
                     st.aid, m, version, st.track, st.team, p.tenure, p.prob, p.complete, ev.n_inspections,
                     p.q if qkey is None else p.dims.get(qkey), p.dims, comp, band_key, p.ap, ev.error_defects,

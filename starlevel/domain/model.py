@@ -111,6 +111,9 @@ class Pay:
     on_probation: bool
     commission: Decimal = Decimal(0)
     vetoed: bool = False
+    # Why the star allowance was withheld: "complaint" (a valid complaint in the months the
+    # rulebook looks at) or "too_new" (fewer months on record than it looks at); "" when paid.
+    allowance_withheld: str = ""
 
 
 @dataclass(frozen=True, slots=True)

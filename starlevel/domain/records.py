@@ -128,6 +128,12 @@ class HrNote:
         return cls(str(d.get("action")), str(d.get("reason") or ""), str(d.get("decided_by") or ""), bool(d.get("applied")))
 
 
+def _withheld(d: Any) -> tuple[str, int] | None:
+    if not isinstance(d, Mapping) or not d.get("why"):
+        return None
+    return str(d["why"]), int(d.get("months") or 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Explanation:
     rule: str
@@ -136,6 +142,9 @@ class Explanation:
     status: str | None = None  # promote: "auto" | "approved" | "pending"
     hr: HrNote | None = None
     veto: tuple[str, ...] = ()
+    # The star allowance withheld: (why, months) — "complaint" or "too_new", and how many
+    # months without a valid complaint it needs; None when it was paid.
+    allowance_withheld: tuple[str, int] | None = None
 
     @classmethod
     def of_json(cls, d: Mapping[str, Any] | None, rule: str = "") -> Explanation:
@@ -147,6 +156,7 @@ class Explanation:
             status=d.get("status"),
             hr=HrNote.of_json(d.get("hr")),
             veto=tuple(d.get("veto") or ()),
+            allowance_withheld=_withheld(d.get("allowance_withheld")),
         )
 
     def check(self, key: str) -> Check | None:

@@ -525,9 +525,9 @@ def _chunks(
             start=None if chunk_start == first else chunk_start, prior=prior,
         )
         results = [r for r in results if r.month <= chunk_end]
+        phases["ladder"] += time.perf_counter() - t
         # Primary-key order makes the B-tree inserts sequential (far fewer page writes).
         results.sort(key=_pk_order)
-        phases["ladder"] += time.perf_counter() - t
         del metrics
         yield results
         if chunk_end < end:
@@ -582,6 +582,7 @@ def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
         t = time.perf_counter()
         written += _write(session, results, plan.rulebooks)
         phases["write_results"] += time.perf_counter() - t
+        del results  # else this chunk stays alive while the next one is evaluated
     return RecomputeStats(plan.start, plan.end, plan.months, written, time.perf_counter() - t0, phases)
 
 

@@ -136,6 +136,14 @@ def test_tenure_track_starts_at_no_star_and_pays_the_smile_allowance() -> None:
     july, august = res[("a1", "2024-07")], res[("a1", "2024-08")]
     assert july.level == 1 and july.pay is not None and july.pay.allowance == 0 and july.pay.total == 0
     assert august.pay is not None and august.pay.allowance == D("100.00") and august.pay.total == D("100.00")
+    # The explanation says why July's allowance is missing, in either language; August's has no such note.
+    from starlevel.domain.explain import explain_text
+    from starlevel.domain.templates import template_rulebook
+
+    rb = template_rulebook("tenure-track")
+    assert "No star allowance this month: a valid complaint within the last 3 months" in explain_text(july, "en", rb)
+    assert "本月不发星级津贴：本月及之前共3个月内有有效投诉" in explain_text(july, "zh", rb)
+    assert "allowance" not in explain_text(august, "en", rb) and "津贴" not in explain_text(august, "zh", rb)
     # the online track needs 85: 80 is not enough
     res = _run("tenure-track", [_agent(hired=date(2024, 1, 8), track="online")], inputs, insp)
     assert res[("a1", "2024-06")].event == "none" and res[("a1", "2024-08")].level == 0
