@@ -277,3 +277,23 @@ def test_a_save_that_meets_another_change_to_its_agent_leaves_both_to_the_worker
         assert pending_from(s) == month
     assert run_pending(session_factory) is not None
     assert_equals_full_recompute(session_factory)
+
+
+def test_a_save_whose_re_evaluation_fails_is_still_saved_and_left_to_the_worker(session_factory, monkeypatch):
+    month, quiet, before = _quiet_company(session_factory, 26)
+    from starlevel.services import recompute as rc
+
+    def broken(session, agent_id, start):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the evaluation failed")
+
+    monkeypatch.setattr(rc, "_plan_agent", broken)
+    with session_scope(session_factory) as s:
+        inspections.create(s, _quiet_draft(quiet, month, "kept"), actor="qa", today=date(2026, 11, 25), defer=True)
+    monkeypatch.undo()
+    with session_scope(session_factory) as s:
+        assert pending_from(s) == month  # the inspection is saved; its re-evaluation is owed
+        assert s.get(MonthResultRow, (quiet, month)).n_inspections == before
+    assert run_pending(session_factory) is not None
+    with session_scope(session_factory) as s:
+        assert s.get(MonthResultRow, (quiet, month)).n_inspections == before + 1
+    assert_equals_full_recompute(session_factory)

@@ -9,6 +9,7 @@ of the work that scales with the number of inspections).
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from collections import defaultdict
@@ -41,6 +42,7 @@ from starlevel.services import locks, results_stamp
 from starlevel.services import months as month_service
 from starlevel.services import rulebooks as rulebook_store
 
+log = logging.getLogger("starlevel.recompute")
 HUNDRED = Decimal(100)
 INSERT_CHUNK = 5000
 # Months evaluated and written per step of a recompute (bounds the results held in memory).
@@ -713,6 +715,16 @@ def settle_agent_change(session: Session, agent_id: str, start: str) -> Recomput
     request = RecomputeRequest(from_month=start, reason=f"change to {agent_id}", agent_id=agent_id)
     session.add(request)
     session.commit()
+    # The change is saved: from here on a failure only leaves the request to the worker.
+    try:
+        return _settle(session, request.id, agent_id, start, t0)
+    except Exception:
+        session.rollback()
+        log.exception("re-evaluating %s after a saved change failed; the background worker will", agent_id)
+        return RecomputeStats(start, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
+
+
+def _settle(session: Session, request_id: int, agent_id: str, start: str, t0: float) -> RecomputeStats:
     session.connection().exec_driver_sql("BEGIN")  # one snapshot for every read of the evaluation
     try:
         generation = _generation(session)
@@ -721,21 +733,17 @@ def settle_agent_change(session: Session, agent_id: str, start: str) -> Recomput
         session.rollback()
     if isinstance(plan, str):
         return RecomputeStats(plan, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
-    try:
-        taken = session.execute(  # the first write: the write lock from here to the commit
-            update(RecomputeRequest).where(RecomputeRequest.id == request.id, RecomputeRequest.done_at.is_(None))
-            .values(done_at=utcnow(), from_month=plan.start)
-        ).rowcount
-        later = session.scalar(select(func.count()).select_from(RecomputeRequest).where(
-            RecomputeRequest.id > request.id, RecomputeRequest.agent_id == agent_id))
-        if not taken or later or _generation(session) != generation:
-            session.rollback()  # the request (if still pending) leaves it to the worker
-            return RecomputeStats(start, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
-        written = _apply_agent(session, plan)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    taken = session.execute(  # the first write: the write lock from here to the commit
+        update(RecomputeRequest).where(RecomputeRequest.id == request_id, RecomputeRequest.done_at.is_(None))
+        .values(done_at=utcnow(), from_month=plan.start)
+    ).rowcount
+    later = session.scalar(select(func.count()).select_from(RecomputeRequest).where(
+        RecomputeRequest.id > request_id, RecomputeRequest.agent_id == agent_id))
+    if not taken or later or _generation(session) != generation:
+        session.rollback()  # the request (if still pending) leaves it to the worker
+        return RecomputeStats(start, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
+    written = _apply_agent(session, plan)
+    session.commit()
     return RecomputeStats(plan.start, plan.end, len(plan.results), written, time.perf_counter() - t0,
                           {"agent_only": 1.0, "settled_after_commit": 1.0})
 
