@@ -126,9 +126,9 @@ def _during_evaluation(monkeypatch, work) -> list[int]:  # type: ignore[no-untyp
     original = rc._stored_rows
     calls: list[int] = []
 
-    def wrapped(session, start, agent_ids=None):  # type: ignore[no-untyped-def]
-        rows = original(session, start, agent_ids)
-        if agent_ids is None and not calls:
+    def wrapped(session, start):  # type: ignore[no-untyped-def]
+        rows = original(session, start)
+        if not calls:
             calls.append(1)
             work()
         return rows

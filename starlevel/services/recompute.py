@@ -403,15 +403,22 @@ def result_values(r: MonthResult, pay_grade_of: Callable[[int], str], text_decim
     )
 
 
+_SQLITE_INSERT = (f"INSERT INTO month_results ({', '.join(RESULT_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' for _ in RESULT_COLUMNS)})")
+
+
+def _graders(rulebooks: Sequence[Rulebook]) -> dict[int, Callable[[int], str]]:
+    """Each rulebook version's pay grade of a level (for results that carry no pay)."""
+    return {rb.version: (lambda level, rb=rb: rb.pay_grade(level).grade) for rb in rulebooks}
+
+
 def _write(session: Session, results: Iterable[MonthResult], rulebooks: Sequence[Rulebook]) -> int:
     """Bulk-write results through the driver: executemany on SQLite, COPY on PostgreSQL.
 
     The ORM's per-value type processing costs more than the ladder itself at this
     volume, so values are prepared here exactly as the column types would store them.
     """
-    graders: dict[int, Callable[[int], str]] = {
-        rb.version: (lambda level, rb=rb: rb.pay_grade(level).grade) for rb in rulebooks
-    }
+    graders = _graders(rulebooks)
     conn = session.connection()
     dialect = conn.dialect.name
     text_decimals = dialect == "sqlite"
@@ -429,8 +436,7 @@ def _write(session: Session, results: Iterable[MonthResult], rulebooks: Sequence
                 copy.write_row(values)
                 written += 1
         return written
-    placeholders = ", ".join("?" for _ in RESULT_COLUMNS)
-    sql = f"INSERT INTO month_results ({', '.join(RESULT_COLUMNS)}) VALUES ({placeholders})"
+    sql = _SQLITE_INSERT
     raw_cursor = conn.connection.driver_connection.cursor()
     batch: list[tuple[Any, ...]] = []
     for values in prepared():
@@ -802,28 +808,15 @@ PLAN_ATTEMPTS = 3
 KEEP_DONE = timedelta(days=1)  # done requests and one-agent records are kept this long
 
 
-def _stored_rows(session: Session, start: str, agent_ids: Sequence[str] | None = None) -> dict[tuple[str, str], tuple[Any, ...]]:
+def _stored_rows(session: Session, start: str) -> dict[tuple[str, str], tuple[Any, ...]]:
     """Stored results from ``start`` on as raw row tuples in RESULT_COLUMNS order, exactly as
     :func:`result_values` writes them on SQLite (text decimals, encoded JSON)."""
-    cols = ", ".join(RESULT_COLUMNS)
     cur = session.connection().connection.driver_connection.cursor()
-    out: dict[tuple[str, str], tuple[Any, ...]] = {}
     try:
-        if agent_ids is None:
-            cur.execute(f"SELECT {cols} FROM month_results WHERE month >= ?", (start,))
-            for row in cur:
-                out[(row[0], row[1])] = row
-        else:
-            ids = list(agent_ids)
-            for i in range(0, len(ids), 500):
-                part = ids[i:i + 500]
-                marks = ", ".join("?" for _ in part)
-                cur.execute(f"SELECT {cols} FROM month_results WHERE month >= ? AND agent_id IN ({marks})", (start, *part))
-                for row in cur:
-                    out[(row[0], row[1])] = row
+        cur.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM month_results WHERE month >= ?", (start,))
+        return {(row[0], row[1]): row for row in cur}
     finally:
         cur.close()
-    return out
 
 
 def _take_lease(factory: Callable[[], Session]) -> int | None:
@@ -891,7 +884,7 @@ def _run_outside_write_lock(factory: Callable[[], Session]) -> RecomputeStats | 
                 phases["read_stored"] = time.perf_counter() - t
                 session.rollback()
             t = time.perf_counter()
-            graders = {rb.version: (lambda level, rb=rb: rb.pay_grade(level).grade) for rb in plan.rulebooks}
+            graders = _graders(plan.rulebooks)
             fresh = {(r.agent_id, r.month): result_values(r, graders[r.rulebook_version], True) for r in results}
             del results
             changed = {k for k, v in fresh.items() if stored.get(k) != v} | (stored.keys() - fresh.keys())
@@ -941,8 +934,7 @@ def _write_changed(session: Session, keys: Sequence[tuple[str, str]], fresh: dic
     try:
         cur.executemany("DELETE FROM month_results WHERE agent_id = ? AND month = ?", keys)
         rows = [fresh[k] for k in keys if k in fresh]
-        placeholders = ", ".join("?" for _ in RESULT_COLUMNS)
-        cur.executemany(f"INSERT INTO month_results ({', '.join(RESULT_COLUMNS)}) VALUES ({placeholders})", rows)
+        cur.executemany(_SQLITE_INSERT, rows)
     finally:
         cur.close()
     return len(rows)
