@@ -120,9 +120,13 @@ def drain_seconds(url: str, limit: float = 600) -> tuple[int, float]:
 
 def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     port = _free_port()
+    from starlevel.web.serving import http_protocol
+
     env = {**os.environ, "DATABASE_URL": url, "STARLEVEL_SECRET_KEY": "bench"}
+    # The connection protocol `starlevel serve` uses (TCP_NODELAY on every connection, httptools).
     cmd = [sys.executable, "-m", "uvicorn", "starlevel.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+           "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
+           "--http", http_protocol()]
     proc = subprocess.Popen(cmd, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

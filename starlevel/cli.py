@@ -675,6 +675,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from starlevel.db.migrate import upgrade
+    from starlevel.web.serving import http_protocol
 
     upgrade(settings.database_url)
     if workers > 1 and not os.environ.get("STARLEVEL_SECRET_KEY"):
@@ -682,7 +683,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         os.environ["STARLEVEL_SECRET_KEY"] = settings.secret_key
     # proxy_headers off: the app itself believes X-Forwarded-For only from STARLEVEL_TRUSTED_PROXIES.
     uvicorn.run("starlevel.app:create_app", factory=True, host=host, port=port, log_level="info", workers=workers,
-                proxy_headers=False)
+                proxy_headers=False, http=http_protocol())
 
 
 @cli.command(help="Serve the web app on whatever DATABASE_URL holds.")
