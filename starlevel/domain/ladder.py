@@ -72,6 +72,7 @@ import gc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, fields
 from decimal import Decimal, localcontext
+from types import CodeType
 from typing import Any
 
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Month, Pay
@@ -449,8 +450,16 @@ def _compile_scorer(info: _Info) -> Callable[[MonthEvidence | None, Metrics | No
     body.append("    if n >= _min" + "".join(f" and {k!r} in vals" for k in others) + ":")
     body.append("        return dims, (" + " + ".join(terms) + ").quantize(_Q2, _HU), True, ap, q")
     body.append("    return dims, None, False, ap, q")
-    exec("\n".join(body), ns)  # noqa: S102
+    exec(_compiled("\n".join(body)), ns)  # noqa: S102
     return ns["score"]  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> CodeType:
+    """Compiling is most of a scorer's cost and the source depends only on the rulebook's
+    shape, so each distinct source is compiled once per process (a page view evaluates the
+    outlook of one agent and would otherwise compile it on every request)."""
+    return compile(source, "<scorer>", "exec")
 
 
 # A month record: (complete, composite, all_pass, red_line, error_defects, complaints,

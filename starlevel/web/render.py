@@ -45,8 +45,12 @@ def figures_updating(request: Request[Any, Any, Any]) -> bool:
     factory = request.app.state.get("session_factory")
     if factory is None or request.scope.get("user") is None:
         return False
+    from starlevel.web.disputes import notices
+
     with factory() as session:
-        return pending_from(session) is not None
+        pending = pending_from(session) is not None
+        notices(request, session)  # the navigation asks for them next: same connection
+    return pending
 
 
 def render(

@@ -122,6 +122,7 @@ class DatabaseStore(NamespacedStore):
 
 _LOADED = "starlevel.session_id"  # scope key: the id whose stored session this request loaded
 _ASKED = "starlevel.session_id_asked"
+_LOADED_DATA = "starlevel.session_data"  # scope key: the stored bytes of that session
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
@@ -142,6 +143,7 @@ class RotatingSessionBackend(ServerSideSessionBackend):
             data = await self.get(session_id, store=store)
             if data is not None:
                 connection.scope[_LOADED] = session_id  # type: ignore[literal-required]
+                connection.scope[_LOADED_DATA] = data  # type: ignore[literal-required]
                 return self.deserialize_data(data)
         return {}
 
@@ -177,7 +179,11 @@ class RotatingSessionBackend(ServerSideSessionBackend):
                                                  **cookie_params).to_header(header=""))
             return
         session_id = session_id or self.generate_session_id()
-        await self.set(session_id=session_id, data=self.serialize_data(scope_session, scope), store=store)
+        data = self.serialize_data(scope_session, scope)
+        # Unchanged under the same id: nothing to store (reading it renewed its expiry, see
+        # renew_on_access), which spares every signed-in request a second database round trip.
+        if not (session_id == loaded and data == scope.get(_LOADED_DATA)):
+            await self.set(session_id=session_id, data=data, store=store)
         headers.add("Set-Cookie", Cookie(value=session_id, key=self.config.key, **cookie_params).to_header(header=""))
 
 

@@ -50,3 +50,30 @@ def test_reading_renews_only_past_halfway(session_factory):
         s.commit()
     assert _run(lambda: store.get("k", renew_for=hour)) is None
     assert _expiry(session_factory, "k") is None
+
+
+def test_a_signed_in_page_view_stores_nothing(client, session_factory, monkeypatch):  # type: ignore[no-untyped-def]
+    """An unchanged session is not written back after every response; a changed one is."""
+    from starlevel.web.store import DatabaseStore
+    from tests.conftest import sign_in
+    from tests.seed import seed_company
+
+    seed_company(session_factory)
+    assert sign_in(client, "ann", "ann-pass-12").status_code == 302
+    stored: list[str] = []
+    real_set = DatabaseStore.set
+
+    async def counting_set(self, key, value, expires_in=None):  # type: ignore[no-untyped-def]
+        stored.append(key)
+        await real_set(self, key, value, expires_in)
+
+    monkeypatch.setattr(DatabaseStore, "set", counting_set)
+    assert client.get("/me").status_code == 200
+    assert client.get("/api/me").status_code == 200
+    assert stored == []
+    assert client.get("/api/me").json()["username"] == "ann"  # still signed in
+
+    # A sign-out ends the session; a new sign-in stores one under a new id.
+    client.post("/logout", data={"_csrf_token": client.cookies["csrftoken"]})
+    assert sign_in(client, "ann", "ann-pass-12").status_code == 302
+    assert len(stored) == 1
