@@ -335,8 +335,8 @@ def case_mall_three_star(u: NewUser) -> None:
     # one condition not met (attendance): no star, whatever the scores
     b1 = rows["B1", "2024-05"]
     star(b1, 0, 0, "91.25", "0.00")
-    assert b1["reason_en"] == "This month's figures earn 0★. Not 1★: No lateness or absence 0 (needs = 1)."
-    assert b1["reason_zh"] == "本月数据评定为0星。未达1星：无迟到早退旷工为0（要求=1）。"
+    assert b1["reason_en"] == "This month's figures earn 0★. Not 1★: No lateness or absence: no (needs yes)."
+    assert b1["reason_zh"] == "本月数据评定为0星。未达1星：无迟到早退旷工为否（要求为是）。"
     u.run("decide", "approve", "A1", "2024-05", "--reason", "总经理批准")
     # approved: 3★ and its award, 300.00
     a1 = u.ladder()["A1", "2024-05"]
@@ -371,8 +371,8 @@ def case_annual_july(u: NewUser) -> None:
     # B1 did not sign up: no promotion
     b1 = rows["B1", "2025-07"]
     star(b1, 1, 1, "88.00", "2100.00")
-    assert b1["reason_en"] == "Not yet eligible for 2★: Enrolled — (needs = 1)."
-    assert b1["reason_zh"] == "暂未达到2星晋升条件：报名参评为—（要求=1）。"
+    assert b1["reason_en"] == "Not yet eligible for 2★: Enrolled: — (needs yes)."
+    assert b1["reason_zh"] == "暂未达到2星晋升条件：报名参评为—（要求为是）。"
 
 
 def case_reception_quarterly(u: NewUser, web: Web) -> None:
@@ -479,3 +479,22 @@ def test_a_new_user_runs_the_template_end_to_end(name: str, new_user: NewUser, r
     for lang in ("en", "zh"):
         page = html.unescape(web.get(f"/me?month={last}", lang))
         assert rows["A1", last][f"reason_{lang}"] in page, (lang, rows["A1", last][f"reason_{lang}"])
+
+
+def test_direct_star_progress_speaks_of_conditions(new_user: NewUser, request: pytest.FixtureRequest) -> None:
+    """A direct scheme's progress card: a yes/no condition reads yes/no (not "= 1"), and the
+    top star is kept by meeting its conditions (not by a composite floor)."""
+    request.getfixturevalue("cheap_hashes")
+    web = Web(new_user, request.getfixturevalue("client"))
+    case_mall_three_star(new_user)  # A1 approved at 3★, the top; B1 at 0★ for want of attendance
+
+    web.sign_in("b1", "agent", "--agent", "B1")
+    en = html.unescape(web.get("/me?month=2024-05", "en"))
+    assert "No lateness or absence: yes needed, now no" in en and "No lateness or absence ≥ 1" not in en
+    assert "无迟到早退旷工：须为是，目前为否" in html.unescape(web.get("/me?month=2024-05", "zh"))
+
+    web.sign_in("a1", "agent", "--agent", "A1")
+    en = html.unescape(web.get("/me?month=2024-05", "en"))
+    assert "This is the top level. The star is read off each month's own figures" in en
+    assert "A composite of at least" not in en
+    assert "已是最高星级。星级按每月自身的数据评定" in html.unescape(web.get("/me?month=2024-05", "zh"))

@@ -169,6 +169,23 @@ def _is_yesno(rb: Rulebook, key: str) -> bool:
     return rb.has_input(key) and rb.input(key).kind == "yesno"
 
 
+def yes_no_needed(rb: Rulebook, key: str, op: str, value: Decimal | int | str) -> bool | None:
+    """For a condition on a yes/no input: True when it asks for "yes", False for "no";
+    None when ``key`` is not a yes/no input or the condition is not a plain yes or no."""
+    if not _is_yesno(rb, key):
+        return None
+    v = Decimal(str(value))
+    if (op == "equals" and v == 1) or (op == "at_least" and v == 1) or (op == "above" and v == 0):
+        return True
+    if (op == "equals" and v == 0) or (op == "at_most" and v == 0) or (op == "below" and v == 1):
+        return False
+    return None
+
+
+def yes_no_text(answer: bool, lang: Lang) -> str:
+    return ("是" if answer else "否") if lang == "zh" else ("yes" if answer else "no")
+
+
 def _is_count(rb: Rulebook, key: str) -> bool:
     return key in ("complaints", "red_line") or (rb.has_input(key) and rb.input(key).kind == "count")
 
@@ -181,10 +198,9 @@ def condition_text(rb: Rulebook, c: Condition, lang: Lang, *, any_of: bool = Fal
     joined = _list(names, lang, "or" if any_of else "and")
     v = num(c.value)
     many = len(names) > 1
-    if all(_is_yesno(rb, k) for k in c.of) and (
-        (c.op == "equals" and c.value in (0, 1)) or (c.op == "at_least" and c.value == 1)
-    ):
-        answer = ("是" if c.value == 1 else "否") if zh else ("yes" if c.value == 1 else "no")
+    wanted = [yes_no_needed(rb, k, c.op, c.value) for k in c.of]
+    if wanted and wanted[0] is not None and all(w == wanted[0] for w in wanted):
+        answer = yes_no_text(wanted[0], lang)
         if not many:
             return f"{joined}：{answer}" if zh else f"{joined}: {answer}"
         if zh:

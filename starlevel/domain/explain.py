@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from starlevel.domain.model import Agent, MonthResult
 from starlevel.domain.months import add_months, month_of
-from starlevel.domain.describe import month_names
+from starlevel.domain.describe import month_names, yes_no_needed, yes_no_text
 from starlevel.domain.ladder import outlook
 from starlevel.domain.records import Check, ConditionCheck, Explanation, Params
 from starlevel.domain.rulebook import Rulebook
@@ -144,6 +144,12 @@ def _condition_text(c: ConditionCheck, lang: Lang, rb: Rulebook | None) -> str:
     """'Collection rate % 95 (needs ≥ 100)' — one condition of a star, a veto or a requirement."""
     shown = "—" if c.have is None else c.have
     name = _label(c.of, lang, rb)
+    wanted = None if rb is None else yes_no_needed(rb, c.of, c.op, c.need)
+    if wanted is not None:  # 'Certified: no (needs yes)', not '0 (needs = 1)'
+        if c.have is not None:
+            shown = yes_no_text(Decimal(str(c.have)) == 1, lang)
+        need = yes_no_text(wanted, lang)
+        return f"{name}为{shown}（要求为{need}）" if lang == "zh" else f"{name}: {shown} (needs {need})"
     if lang == "zh":
         return f"{name}为{shown}（要求{_OPS.get(c.op, c.op)}{c.need}）"
     return f"{name} {shown} (needs {_OPS.get(c.op, c.op)} {c.need})"

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect, MonthResultRow
 from starlevel.domain import months as M
 from starlevel.services import clock
+from starlevel.domain.describe import yes_no_needed
 from starlevel.domain.explain import explain_text
 from starlevel.domain.explain import progress as explain_progress
 from starlevel.domain.ladder import rulebook_for
@@ -384,17 +385,21 @@ def progress(
     )
     promo = p["promotion"]
     if promo is None:
-        return Progress(target=None, conditions=[], **common)
+        return Progress(target=None, conditions=[], direct=rb.is_direct, **common)
     conds: list[Condition] = []
     for c in promo["conditions"]:
         extra = {k: v for k, v in c.items() if k not in ("key", "ok", "need", "have")}
         need, have = c.get("need"), c.get("have")
         if c["key"] in ("error_rate", "condition"):
             need, have = _dec(need), _dec(have)
-        if "of" in extra:
-            extra["label"] = rb.figure_label(extra["of"], lang)
-        for x in extra.get("conditions", []):
+        for x in ([extra] if "of" in extra else []) + list(extra.get("conditions", [])):
             x["label"] = rb.figure_label(x["of"], lang)
+            # A yes/no input reads "yes"/"no", never "= 1" (None: not a plain yes or no).
+            wanted = yes_no_needed(rb, x["of"], x["op"], x.get("need", c.get("need")))
+            if wanted is not None:
+                figure = x.get("have", c.get("have"))
+                x["answer"] = "yes" if wanted else "no"
+                x["have_answer"] = None if figure is None else ("yes" if Decimal(str(figure)) == 1 else "no")
         conds.append(Condition(c["key"], c["ok"], need=need, have=have, extra=extra))
         if c["key"] == "window":
             conds.extend(_window_parts(c, rows, p["level_since"], rb.pass_mark))
