@@ -297,3 +297,38 @@ def test_a_save_whose_re_evaluation_fails_is_still_saved_and_left_to_the_worker(
     with session_scope(session_factory) as s:
         assert s.get(MonthResultRow, (quiet, month)).n_inspections == before + 1
     assert_equals_full_recompute(session_factory)
+
+
+def test_postgres_deferred_run_rewrites_only_the_rows_that_changed(session_factory):
+    """PostgreSQL: a deferred run leaves equal rows where they are (no new row versions)."""
+    import pytest
+    from sqlalchemy import text
+
+    with session_factory() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite's snapshot runner has its own test above")
+    _load(session_factory, synth.generate(40, 12, last_month="2026-03", seed=5))
+
+    def versions(s):  # type: ignore[no-untyped-def]
+        return dict(s.execute(text("SELECT agent_id || ' ' || month, ctid::text FROM month_results")).all())
+
+    with session_scope(session_factory) as s:
+        last = s.scalar(select(func.max(MonthResultRow.month)))
+        before, where = snapshot(s), versions(s)
+        s.add(RecomputeRequest(from_month=last, reason="nothing really changed"))
+    stats = run_pending(session_factory)
+    assert stats is not None and stats.start == last and stats.results == 0 and stats.phases["changed_rows"] == 0
+    with session_scope(session_factory) as s:
+        assert pending_from(s) is None and snapshot(s) == before and versions(s) == where
+
+    # A real change: only that agent's rows are written again, and the cache equals a full run.
+    with session_scope(session_factory) as s:
+        agent_id, month = _near_quota(s)
+        inspections.create(s, _draft(agent_id, month, "pg-changed-1"), actor="qa", today=date(2026, 11, 25), defer=True)
+    stats = run_pending(session_factory)
+    assert stats is not None and 0 < stats.results < 40
+    with session_scope(session_factory) as s:
+        moved = {k for k, v in versions(s).items() if where.get(k) != v}
+        assert moved and all(k.split(" ")[1] >= month for k in moved)
+        assert f"{agent_id} {month}" in moved
+    assert_equals_full_recompute(session_factory)

@@ -124,3 +124,13 @@ def test_0002_downgrade_refuses_to_drop_other_inputs(blank_url):
         eng.dispose()
     with pytest.raises(RuntimeError, match="cannot downgrade: 1 monthly_metrics row"):
         command.downgrade(alembic_config(blank_url), "0001")
+
+
+# ----------------------------------------------------------- 0104: month_results autovacuum (PostgreSQL)
+
+@pytest.mark.skipif(TEST_DB != "postgres", reason="PostgreSQL's autovacuum settings")
+def test_month_results_is_vacuumed_after_a_small_share_changes(engine):
+    with engine.connect() as conn:
+        options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'month_results'")).scalar()
+    assert "autovacuum_vacuum_scale_factor=0.02" in options
+    assert "autovacuum_analyze_scale_factor=0.02" in options

@@ -564,14 +564,19 @@ def _generation(session: Session) -> int:
     return session.scalar(select(IdCounter.value).where(IdCounter.name == GENERATION)) or 0
 
 
-def recompute(session: Session, *, start: str | None = None) -> RecomputeStats:
+def recompute(session: Session, *, start: str | None = None, only_changed: bool = False) -> RecomputeStats:
     """Re-evaluate from ``start`` (None: everything). The caller commits.
 
-    Closed months are never re-evaluated: ``start`` moves past them (services.months)."""
+    Closed months are never re-evaluated: ``start`` moves past them (services.months).
+    ``only_changed`` (PostgreSQL, a few months): rewrite only the rows that differ from the
+    evaluation, as the deferred runs do (see :func:`_rewrite_changed_pg`)."""
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     locks.results_exclusive(session)
     plan = _plan(session, start, phases)
+    if (only_changed and plan.start is not None and 0 < plan.months <= SNAPSHOT_MONTHS
+            and session.get_bind().dialect.name == "postgresql"):
+        return _rewrite_changed_pg(session, plan, t0, phases)
     _advance_generation(session)
     if plan.start is None:
         session.execute(delete(MonthResultRow))
@@ -940,6 +945,42 @@ def _write_changed(session: Session, keys: Sequence[tuple[str, str]], fresh: dic
     return len(rows)
 
 
+def _stored_rows_pg(session: Session, start: str) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """PostgreSQL: stored results from ``start`` on as raw row tuples in RESULT_COLUMNS
+    order, comparable with :func:`result_values` (numeric as Decimal; the JSON columns as
+    their text, which a ``json`` column keeps exactly as the writer sent it)."""
+    json_columns = {"dimensions", "explanation"}
+    cols = ", ".join(f"{c}::text" if c in json_columns else c for c in RESULT_COLUMNS)
+    with session.connection().connection.driver_connection.cursor() as cur:
+        cur.execute(f"SELECT {cols} FROM month_results WHERE month >= %s", (start,))
+        return {(row[0], row[1]): tuple(row) for row in cur}
+
+
+def _rewrite_changed_pg(session: Session, plan: _Plan, t0: float, phases: dict[str, float]) -> RecomputeStats:
+    """Write only the results that differ from what is stored (under the exclusive results
+    lock, in the caller's transaction). A deferred run after a save changes a handful of rows
+    of a month; rewriting all 10,000 left as many dead row versions each time, and until
+    autovacuum came round the dashboard's index-only counts fetched them all from the heap."""
+    results = [r for chunk in plan.chunks for r in chunk]
+    t = time.perf_counter()
+    graders = _graders(plan.rulebooks)
+    fresh = {(r.agent_id, r.month): result_values(r, graders[r.rulebook_version], False) for r in results}
+    stored = _stored_rows_pg(session, plan.start)  # type: ignore[arg-type]
+    changed = {k for k, v in fresh.items() if stored.get(k) != v} | (stored.keys() - fresh.keys())
+    del stored
+    phases["compare"] = time.perf_counter() - t
+    t = time.perf_counter()
+    written = 0
+    if changed:
+        _advance_generation(session)
+        with session.connection().connection.driver_connection.cursor() as cur:
+            cur.executemany("DELETE FROM month_results WHERE agent_id = %s AND month = %s", sorted(changed))
+        written = _write(session, [r for r in results if (r.agent_id, r.month) in changed], plan.rulebooks)
+    phases["write_results"] = time.perf_counter() - t
+    phases["changed_rows"] = float(len(changed))
+    return RecomputeStats(plan.start, plan.end, plan.months, written, time.perf_counter() - t0, phases)
+
+
 def _claim_and_run(session: Session) -> RecomputeStats | None:
     try:
         claimed = session.execute(
@@ -949,7 +990,7 @@ def _claim_and_run(session: Session) -> RecomputeStats | None:
         if not claimed:
             session.rollback()
             return None
-        stats = recompute(session, start=min(claimed))
+        stats = recompute(session, start=min(claimed), only_changed=True)
         session.commit()
         return stats
     except BaseException:
