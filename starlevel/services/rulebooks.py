@@ -39,6 +39,7 @@ def ensure_default(session: Session, actor: str = "system") -> None:
             note="shipped default rulebook (docs/ladder.md)",
         )
     )
+    _forget(session)
     _sync_catalog(session, rb)
     audit.record(session, actor, "create", "rulebook", "1", reason="initial default rulebook")
     session.flush()
@@ -50,7 +51,28 @@ def ensure_default(session: Session, actor: str = "system") -> None:
 _parsed: dict[tuple[int, str, Any], Rulebook] = {}
 
 
+_IN_TRANSACTION = "starlevel.rulebooks"  # session.info: (transaction, versions) read in it
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_IN_TRANSACTION, None)
+
+
 def load_all(session: Session) -> list[Rulebook]:
+    """Every stored version, oldest first. Within one transaction the list is read once (a
+    save asks for it three times); a version stored through this module is seen at once."""
+    tx = session.get_transaction()
+    held = session.info.get(_IN_TRANSACTION)
+    if tx is not None and held is not None and held[0] is tx:
+        return list(held[1])
+    books = _read_all(session)
+    tx = session.get_transaction()  # the read above began one if none was open
+    if tx is not None:
+        session.info[_IN_TRANSACTION] = (tx, books)
+    return list(books)
+
+
+def _read_all(session: Session) -> list[Rulebook]:
     heads = session.execute(
         select(RulebookVersion.version, RulebookVersion.effective_from, RulebookVersion.created_at)
         .order_by(RulebookVersion.effective_from, RulebookVersion.version)
@@ -115,6 +137,7 @@ def add_version(
             note=note,
         )
     )
+    _forget(session)
     _sync_catalog(session, rb)
     audit.record(
         session, actor, "create", "rulebook", str(version), reason=note,
