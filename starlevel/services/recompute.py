@@ -736,12 +736,20 @@ def settle_agent_change(session: Session, agent_id: str, start: str) -> Recomput
 
 
 def _settle(session: Session, request_id: int, agent_id: str, start: str, t0: float) -> RecomputeStats:
-    session.connection().exec_driver_sql("BEGIN")  # one snapshot for every read of the evaluation
+    bind = session.get_bind()
+    # The evaluation reads in a session of its own, so that ending its snapshot does not
+    # expire what the caller holds (the saved inspection its response shows: four reads).
+    reader = Session(bind=bind, expire_on_commit=False) if isinstance(bind, Engine) else session
     try:
-        generation = _generation(session)
-        plan = _plan_agent(session, agent_id, start)
+        reader.connection().exec_driver_sql("BEGIN")  # one snapshot for every read of the evaluation
+        try:
+            generation = _generation(reader)
+            plan = _plan_agent(reader, agent_id, start)
+        finally:
+            reader.rollback()
     finally:
-        session.rollback()
+        if reader is not session:
+            reader.close()
     if isinstance(plan, str):
         return RecomputeStats(plan, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
     taken = session.execute(  # the first write: the write lock from here to the commit
