@@ -19,7 +19,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from starlevel.domain import months as M
@@ -45,12 +45,25 @@ def _month(value: str | None, lang: str) -> str:
     return i18n.fmt_month(value, lang)
 
 
+def month_options(lang: str, months: list[str], selected: str | None, in_progress_from: str | None = None) -> Markup:
+    """The ``<option>``s of a month picker. An agent with nine years of history has two
+    pickers of 108 months each; built here they cost a tenth of the template loop."""
+    note = " · " + i18n.gettext_for(lang)("in progress")
+    out = []
+    for m in months:
+        label = _month(m, lang) + (note if in_progress_from and m >= in_progress_from else "")
+        out.append(f'<option value="{escape(m)}"{" selected" if m == selected else ""}>{escape(label)}</option>')
+    return Markup("".join(out))
+
+
 def formatters(lang: str) -> dict[str, Any]:
     """Memoised number and month formatters (a page formats the same few hundred values;
     Babel takes a tenth of a millisecond each). Same output as the template globals."""
     return {
         "fmt_number": lambda v, places=2: _number(v, lang, places),
         "fmt_month": lambda v: _month(v, lang),
+        "month_options": lambda months, selected, in_progress_from=None: month_options(
+            lang, months, selected, in_progress_from),
     }
 
 
