@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import uvicorn
@@ -53,7 +54,9 @@ def _no_delay_on_accepted_connection(protocol_class: type) -> int:
             server.close()
             await server.wait_closed()
 
-    return asyncio.run(main())
+    # On a loop of its own, in a thread: the browser tests leave one running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
 
 
 def test_plain_uvicorn_protocol_leaves_nagle_on_for_such_a_socket():
