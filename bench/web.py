@@ -78,7 +78,6 @@ def throwaway_postgres(agents: int, months: int):  # type: ignore[no-untyped-def
     from sqlalchemy import text
 
     sys.path.insert(0, str(HERE.parent))
-    from starlevel.db.engine import make_engine
     from tests.pgcluster import Cluster, wait_ready
 
     cluster = Cluster().start()

@@ -182,6 +182,11 @@ def yes_no_needed(rb: Rulebook, key: str, op: str, value: Decimal | int | str) -
     return None
 
 
+def is_yes(figure: Decimal | int | str) -> bool:
+    """A yes/no input's stored figure read as an answer (1 is yes)."""
+    return Decimal(str(figure)) == 1
+
+
 def yes_no_text(answer: bool, lang: Lang) -> str:
     return ("是" if answer else "否") if lang == "zh" else ("yes" if answer else "no")
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from starlevel.domain.model import Agent, MonthResult
 from starlevel.domain.months import add_months, month_of
-from starlevel.domain.describe import month_names, yes_no_needed, yes_no_text
+from starlevel.domain.describe import is_yes, month_names, yes_no_needed, yes_no_text
 from starlevel.domain.ladder import outlook
 from starlevel.domain.records import Check, ConditionCheck, Explanation, Params
 from starlevel.domain.rulebook import Rulebook
@@ -147,7 +147,7 @@ def _condition_text(c: ConditionCheck, lang: Lang, rb: Rulebook | None) -> str:
     wanted = None if rb is None else yes_no_needed(rb, c.of, c.op, c.need)
     if wanted is not None:  # 'Certified: no (needs yes)', not '0 (needs = 1)'
         if c.have is not None:
-            shown = yes_no_text(Decimal(str(c.have)) == 1, lang)
+            shown = yes_no_text(is_yes(c.have), lang)
         need = yes_no_text(wanted, lang)
         return f"{name}为{shown}（要求为{need}）" if lang == "zh" else f"{name}: {shown} (needs {need})"
     if lang == "zh":

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Agent, DefectType, Inspection, InspectionDefect, MonthResultRow
 from starlevel.domain import months as M
 from starlevel.services import clock
-from starlevel.domain.describe import yes_no_needed
+from starlevel.domain.describe import is_yes, yes_no_needed
 from starlevel.domain.explain import explain_text
 from starlevel.domain.explain import progress as explain_progress
 from starlevel.domain.ladder import rulebook_for
@@ -399,7 +399,7 @@ def progress(
             if wanted is not None:
                 figure = x.get("have", c.get("have"))
                 x["answer"] = "yes" if wanted else "no"
-                x["have_answer"] = None if figure is None else ("yes" if Decimal(str(figure)) == 1 else "no")
+                x["have_answer"] = None if figure is None else ("yes" if is_yes(figure) else "no")
         conds.append(Condition(c["key"], c["ok"], need=need, have=have, extra=extra))
         if c["key"] == "window":
             conds.extend(_window_parts(c, rows, p["level_since"], rb.pass_mark))

@@ -419,36 +419,36 @@ def _write(session: Session, results: Iterable[MonthResult], rulebooks: Sequence
     volume, so values are prepared here exactly as the column types would store them.
     """
     graders = _graders(rulebooks)
+    text_decimals = session.connection().dialect.name == "sqlite"
+    return _insert_rows(session, (result_values(r, graders[r.rulebook_version], text_decimals) for r in results))
+
+
+def _insert_rows(session: Session, rows: Iterable[tuple[Any, ...]]) -> int:
+    """Insert row tuples prepared by :func:`result_values` (for this session's database)."""
     conn = session.connection()
-    dialect = conn.dialect.name
-    text_decimals = dialect == "sqlite"
-
-    def prepared() -> Iterator[tuple[Any, ...]]:
-        for r in results:
-            yield result_values(r, graders[r.rulebook_version], text_decimals)
-
+    raw = conn.connection.driver_connection
     written = 0
-    if dialect == "postgresql":
-        raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
         cols = ", ".join(RESULT_COLUMNS)
         with raw.cursor() as cur, cur.copy(f"COPY month_results ({cols}) FROM STDIN") as copy:
-            for values in prepared():
+            for values in rows:
                 copy.write_row(values)
                 written += 1
         return written
-    sql = _SQLITE_INSERT
-    raw_cursor = conn.connection.driver_connection.cursor()
-    batch: list[tuple[Any, ...]] = []
-    for values in prepared():
-        batch.append(values)
-        if len(batch) >= INSERT_CHUNK:
-            raw_cursor.executemany(sql, batch)
+    raw_cursor = raw.cursor()
+    try:
+        batch: list[tuple[Any, ...]] = []
+        for values in rows:
+            batch.append(values)
+            if len(batch) >= INSERT_CHUNK:
+                raw_cursor.executemany(_SQLITE_INSERT, batch)
+                written += len(batch)
+                batch = []
+        if batch:
+            raw_cursor.executemany(_SQLITE_INSERT, batch)
             written += len(batch)
-            batch = []
-    if batch:
-        raw_cursor.executemany(sql, batch)
-        written += len(batch)
-    raw_cursor.close()
+    finally:
+        raw_cursor.close()
     return written
 
 
@@ -822,14 +822,30 @@ KEEP_DONE = timedelta(days=1)  # done requests and one-agent records are kept th
 
 
 def _stored_rows(session: Session, start: str) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """Stored results from ``start`` on as raw row tuples in RESULT_COLUMNS order, exactly as
-    :func:`result_values` writes them on SQLite (text decimals, encoded JSON)."""
+    """Stored results from ``start`` on as raw row tuples in RESULT_COLUMNS order, equal to
+    what :func:`result_values` gives for this database when nothing changed: on SQLite text
+    decimals and encoded JSON; on PostgreSQL Decimal, and the JSON columns as their text
+    (a ``json`` column keeps it exactly as the writer sent it)."""
     cur = session.connection().connection.driver_connection.cursor()
     try:
-        cur.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM month_results WHERE month >= ?", (start,))
-        return {(row[0], row[1]): row for row in cur}
+        if session.get_bind().dialect.name == "postgresql":
+            cols = ", ".join(f"{c}::text" if c in ("dimensions", "explanation") else c for c in RESULT_COLUMNS)
+            cur.execute(f"SELECT {cols} FROM month_results WHERE month >= %s", (start,))
+        else:
+            cur.execute(f"SELECT {', '.join(RESULT_COLUMNS)} FROM month_results WHERE month >= ?", (start,))
+        return {(row[0], row[1]): tuple(row) for row in cur}
     finally:
         cur.close()
+
+
+def _fresh_rows(results: Iterable[MonthResult], rulebooks: Sequence[Rulebook], text_decimals: bool) -> dict[tuple[str, str], tuple[Any, ...]]:
+    graders = _graders(rulebooks)
+    return {(r.agent_id, r.month): result_values(r, graders[r.rulebook_version], text_decimals) for r in results}
+
+
+def _changed_keys(fresh: dict[tuple[str, str], tuple[Any, ...]], stored: dict[tuple[str, str], tuple[Any, ...]]) -> set[tuple[str, str]]:
+    """Rows to rewrite: new or different ones, and stored ones the evaluation no longer gives."""
+    return {k for k, v in fresh.items() if stored.get(k) != v} | (stored.keys() - fresh.keys())
 
 
 def _take_lease(factory: Callable[[], Session]) -> int | None:
@@ -897,10 +913,9 @@ def _run_outside_write_lock(factory: Callable[[], Session]) -> RecomputeStats | 
                 phases["read_stored"] = time.perf_counter() - t
                 session.rollback()
             t = time.perf_counter()
-            graders = _graders(plan.rulebooks)
-            fresh = {(r.agent_id, r.month): result_values(r, graders[r.rulebook_version], True) for r in results}
+            fresh = _fresh_rows(results, plan.rulebooks, True)
             del results
-            changed = {k for k, v in fresh.items() if stored.get(k) != v} | (stored.keys() - fresh.keys())
+            changed = _changed_keys(fresh, stored)
             phases["compare"] = time.perf_counter() - t
             with factory() as session:
                 try:
@@ -943,25 +958,13 @@ def _write_changed(session: Session, keys: Sequence[tuple[str, str]], fresh: dic
     """Replace the stored rows of ``keys`` by their fresh values (a key without one is deleted)."""
     if not keys:
         return 0
+    mark = "%s" if session.get_bind().dialect.name == "postgresql" else "?"
     cur = session.connection().connection.driver_connection.cursor()
     try:
-        cur.executemany("DELETE FROM month_results WHERE agent_id = ? AND month = ?", keys)
-        rows = [fresh[k] for k in keys if k in fresh]
-        cur.executemany(_SQLITE_INSERT, rows)
+        cur.executemany(f"DELETE FROM month_results WHERE agent_id = {mark} AND month = {mark}", keys)
     finally:
         cur.close()
-    return len(rows)
-
-
-def _stored_rows_pg(session: Session, start: str) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """PostgreSQL: stored results from ``start`` on as raw row tuples in RESULT_COLUMNS
-    order, comparable with :func:`result_values` (numeric as Decimal; the JSON columns as
-    their text, which a ``json`` column keeps exactly as the writer sent it)."""
-    json_columns = {"dimensions", "explanation"}
-    cols = ", ".join(f"{c}::text" if c in json_columns else c for c in RESULT_COLUMNS)
-    with session.connection().connection.driver_connection.cursor() as cur:
-        cur.execute(f"SELECT {cols} FROM month_results WHERE month >= %s", (start,))
-        return {(row[0], row[1]): tuple(row) for row in cur}
+    return _insert_rows(session, (fresh[k] for k in keys if k in fresh))
 
 
 def _rewrite_changed_pg(session: Session, plan: _Plan, t0: float, phases: dict[str, float]) -> RecomputeStats:
@@ -969,21 +972,14 @@ def _rewrite_changed_pg(session: Session, plan: _Plan, t0: float, phases: dict[s
     lock, in the caller's transaction). A deferred run after a save changes a handful of rows
     of a month; rewriting all 10,000 left as many dead row versions each time, and until
     autovacuum came round the dashboard's index-only counts fetched them all from the heap."""
-    results = [r for chunk in plan.chunks for r in chunk]
     t = time.perf_counter()
-    graders = _graders(plan.rulebooks)
-    fresh = {(r.agent_id, r.month): result_values(r, graders[r.rulebook_version], False) for r in results}
-    stored = _stored_rows_pg(session, plan.start)  # type: ignore[arg-type]
-    changed = {k for k, v in fresh.items() if stored.get(k) != v} | (stored.keys() - fresh.keys())
-    del stored
+    fresh = _fresh_rows((r for chunk in plan.chunks for r in chunk), plan.rulebooks, False)
+    changed = sorted(_changed_keys(fresh, _stored_rows(session, plan.start)))  # type: ignore[arg-type]
     phases["compare"] = time.perf_counter() - t
     t = time.perf_counter()
-    written = 0
     if changed:
         _advance_generation(session)
-        with session.connection().connection.driver_connection.cursor() as cur:
-            cur.executemany("DELETE FROM month_results WHERE agent_id = %s AND month = %s", sorted(changed))
-        written = _write(session, [r for r in results if (r.agent_id, r.month) in changed], plan.rulebooks)
+    written = _write_changed(session, changed, fresh)
     phases["write_results"] = time.perf_counter() - t
     phases["changed_rows"] = float(len(changed))
     return RecomputeStats(plan.start, plan.end, plan.months, written, time.perf_counter() - t0, phases)

@@ -14,6 +14,7 @@ Controllers only translate HTTP to :mod:`starlevel.services.disputes`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from datetime import date
 from typing import Annotated, Any
 
@@ -92,11 +93,8 @@ def notices(request: Request[Any, Any, Any], session: Session | None = None) -> 
     user = request.scope.get("user")
     found = svc.Notices()
     if user is not None:
-        if session is not None:
-            found = svc.notice_counts(session, role=user.role, username=user.username, agent_id=user.agent_id)
-        else:
-            with session_factory_of(request)() as s:
-                found = svc.notice_counts(s, role=user.role, username=user.username, agent_id=user.agent_id)
+        with nullcontext(session) if session is not None else session_factory_of(request)() as s:
+            found = svc.notice_counts(s, role=user.role, username=user.username, agent_id=user.agent_id)
     request.scope["_starlevel_notices"] = found  # type: ignore[typeddict-unknown-key]
     return found
 
