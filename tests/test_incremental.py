@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from starlevel.db.engine import session_scope
 from starlevel.db.models import MonthResultRow
@@ -192,3 +192,83 @@ def test_incremental_equals_full_under_item_floors(session_factory):
         with session_scope(session_factory) as s:
             recompute(s, start=start)
             assert snapshot(s) == full, start
+
+
+def _index_definitions(s) -> list[tuple]:  # type: ignore[no-untyped-def]
+    if s.get_bind().dialect.name == "sqlite":
+        sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'month_results' ORDER BY name"
+    else:
+        sql = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'month_results' ORDER BY indexname"
+    return [tuple(r) for r in s.execute(text(sql))]
+
+
+def test_a_full_recompute_keeps_the_results_indexes_and_a_failed_one_rolls_back(session_factory, monkeypatch):
+    """On SQLite a whole-table rewrite drops the secondary indexes and builds them again after
+    the rows: they come back exactly as defined, in use by the planner, and a run that fails
+    half-way leaves indexes and rows as they were."""
+    from starlevel.services import recompute as recompute_module
+
+    data = synth.generate(40, 12, last_month="2026-06", seed=5)
+    _load(session_factory, data)
+    with session_scope(session_factory) as s:
+        indexes = _index_definitions(s)
+        rows = snapshot(s)
+    assert len(indexes) >= 3 and rows  # the primary key and the two secondary ones
+    with session_scope(session_factory) as s:
+        recompute(s)
+    with session_scope(session_factory) as s:
+        assert _index_definitions(s) == indexes
+        assert snapshot(s) == rows
+        if s.get_bind().dialect.name == "sqlite":
+            plan = " ".join(str(r[-1]) for r in s.execute(text(
+                "EXPLAIN QUERY PLAN SELECT level, count(*) FROM month_results WHERE month = '2026-03' GROUP BY level")))
+            assert "ix_month_results_month_level" in plan
+
+    real_write = recompute_module._write
+    calls = []
+
+    def failing_write(session, results, rulebooks_):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real_write(session, results, rulebooks_)
+
+    monkeypatch.setattr(recompute_module, "_write", failing_write)
+    monkeypatch.setattr(recompute_module, "CHUNK_MONTHS", 3)  # several chunks: fail after one is written
+    try:
+        with session_scope(session_factory) as s:
+            recompute(s)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the failing write did not fail")
+    with session_scope(session_factory) as s:
+        assert _index_definitions(s) == indexes
+        assert snapshot(s) == rows
+
+
+def test_the_collector_pause_nests_and_restores_the_collector() -> None:
+    import gc
+
+    from starlevel.services.recompute import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a collector that was off stays off
+    finally:
+        gc.enable()
+    try:
+        with gc_paused():
+            raise ValueError
+    except ValueError:
+        pass
+    assert gc.isenabled()

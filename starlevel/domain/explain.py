@@ -15,11 +15,11 @@ from typing import Any, Literal
 from starlevel.domain.model import Agent, MonthResult
 from starlevel.domain.months import add_months, month_of
 from starlevel.domain.describe import is_yes, month_names, yes_no_needed, yes_no_text
-from starlevel.domain.ladder import outlook
+from starlevel.domain.ladder import direct_checks, outlook
 from starlevel.domain.records import Check, ConditionCheck, Explanation, Params
 from starlevel.domain.rulebook import Rulebook
 
-__all__ = ["explain_text", "progress"]
+__all__ = ["explain_text", "explanation_of", "progress"]
 
 Lang = Literal["en", "zh"]
 
@@ -169,12 +169,21 @@ def _floor_note(result: MonthResult, params: Params, lang: Lang) -> str:
     return text + (f" ({after} in a row demote)." if after else ".")
 
 
+def explanation_of(result: MonthResult, rb: Rulebook | None) -> Explanation:
+    """``result``'s explanation as records; a direct month's star checks are derived from the
+    figures it stores, under ``rb``, the rulebook version that judged it."""
+    e = Explanation.of_json(result.explanation, result.rule)
+    if rb is not None and (result.explanation or {}).get("figures") is not None:
+        e = replace(e, checks=tuple(Check.of_json(c) for c in direct_checks(rb, result.explanation)))
+    return e
+
+
 def explain_text(result: MonthResult, lang: Lang = "en", rb: Rulebook | None = None) -> str:
     """One or two sentences saying what happened to ``result``'s agent in its month and why.
 
     ``rb`` is the rulebook version that judged the month: figures are named by the labels it
     declares in ``lang`` (without it, by their keys)."""
-    e = Explanation.of_json(result.explanation, result.rule)
+    e = explanation_of(result, rb)
     rule = e.rule
     p = e.params
     checks = e.checks

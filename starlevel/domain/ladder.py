@@ -85,6 +85,7 @@ __all__ = [
     "CHECK_KEYS",
     "RULES",
     "WINDOW_REASONS",
+    "direct_checks",
     "evaluate",
     "evaluated_months",
     "prior_months_needed",
@@ -242,6 +243,7 @@ class _Info:
         "decide_in",
         "skip",
         "stars",
+        "star_figures",
         "otherwise",
     )
 
@@ -288,6 +290,9 @@ class _Info:
         self.decide_in = frozenset(rb.policy.decide_in)
         self.skip = rb.policy.skip_levels
         self.stars = _compile_stars(rb) if rb.is_direct else ()
+        # Every figure a star's condition reads, once each: a direct month stores these, and
+        # its star checks are derived from them on read (:func:`direct_checks`).
+        self.star_figures = tuple(dict.fromkeys(name for _level, conds in self.stars for name, *_ in conds))
         self.otherwise = rb.policy.otherwise if rb.policy.otherwise is not None else rb.min_level
         self.comp_cache: dict[Decimal, tuple[str | None, tuple[list[Pay | None], list[Pay | None]]]] = {}
         self.score = _compile_scorer(self) if rb.simple_scoring else _generic_scorer(rb)
@@ -720,27 +725,32 @@ def _compile_stars(rb: Rulebook) -> tuple[tuple[int, tuple[tuple[str, str, Calla
     )
 
 
-def _direct_fast(info: _Info, fig: Callable[[str], Decimal | None]) -> tuple[int, list[dict[str, Any]]]:
-    """:func:`direct_star` with the conditions prepared once per rulebook (proved equal to it by
-    the template tests and a property test)."""
-    checks: list[dict[str, Any]] = []
+def _direct_level(info: _Info, fig: Callable[[str], Decimal | None]) -> tuple[int, dict[str, str]]:
+    """The star :func:`direct_star` names for these figures, without its check records, and
+    the figures its conditions read (as text; a missing figure is left out). The records are
+    derived from those figures on read by :func:`direct_checks`, through ``direct_star``
+    itself, so the stored month and its explanation cannot disagree (proved equal by a
+    property test)."""
+    have: dict[str, Decimal | None] = {name: fig(name) for name in info.star_figures}
     for level, conds in info.stars:
-        out = []
-        ok = True
-        for name, op, test, value, value_s in conds:
-            have = fig(name)
-            if have is None:
-                good = False
-                have_s = None
-            else:
-                good = test(have, value)
-                have_s = str(have)
-            ok = ok and good
-            out.append({"of": name, "op": op, "need": value_s, "have": have_s, "ok": good})
-        checks.append({"key": "star", "level": level, "ok": ok, "conditions": out})
-        if ok:
-            return level, checks
-    return info.otherwise, checks
+        for name, _op, test, value, _value_s in conds:
+            x = have[name]
+            if x is None or not test(x, value):
+                break
+        else:
+            return level, {k: str(v) for k, v in have.items() if v is not None}
+    return info.otherwise, {k: str(v) for k, v in have.items() if v is not None}
+
+
+def direct_checks(rb: Rulebook, explanation: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The star checks of a direct month (see :func:`direct_star`): derived from the figures
+    its explanation stores, or, for results stored before figures were, the checks stored."""
+    explanation = explanation or {}
+    figures = explanation.get("figures")
+    if figures is None or not rb.is_direct:
+        return list(explanation.get("checks") or [])
+    values = {k: Decimal(v) for k, v in figures.items()}
+    return direct_star(rb, values.get)[1]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -938,7 +948,7 @@ def _direct_result(
     rb = info.rb
     prev = st.level
     params: dict[str, Any] = {}
-    checks: list[dict[str, Any]] = []
+    figures: dict[str, str] | None = None
     status = None
     dec = dec_get(key) if dec_get is not None else None
     if not complete:
@@ -946,7 +956,7 @@ def _direct_result(
         level = prev
         params = {"n_inspections": ev.n_inspections, "min_inspections": info.min_insp, "has_metrics": mt is not None}
     else:
-        earned, checks = _direct_fast(info, fig)
+        earned, figures = _direct_level(info, fig)
         base = rb.policy.otherwise if rb.policy.otherwise is not None else rb.min_level
         if veto:
             earned = base
@@ -968,7 +978,9 @@ def _direct_result(
     event = "hold" if rule == "hold" else "promote" if rule == "promote_pending" else (
         "promote" if level > prev else "demote" if level < prev else "none"
     )
-    expl: dict[str, Any] = {"rule": rule, "params": params, "checks": checks}
+    expl: dict[str, Any] = {"rule": rule, "params": params, "checks": []}
+    if figures is not None:
+        expl["figures"] = figures  # the star checks are derived from these on read
     if status is not None:
         expl["status"] = status
     if veto:
@@ -1415,7 +1427,7 @@ def outlook(agent: Agent, results: Sequence[MonthResult], rb: Rulebook) -> dict[
     }
     if rb.is_direct:
         # The month's own figures name the level: the next star up and what held it back.
-        stars = [c for c in (last.explanation or {}).get("checks", []) if c.get("key") == "star"]
+        stars = [c for c in direct_checks(rb, last.explanation) if c.get("key") == "star"]
         above = [c for c in stars if c.get("level", 0) > last.level]
         if above:
             nearest = above[-1]

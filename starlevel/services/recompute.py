@@ -9,7 +9,10 @@ of the work that scales with the number of inspections).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
+import threading
 import time
 from datetime import timedelta
 from collections import defaultdict
@@ -564,12 +567,63 @@ def _generation(session: Session) -> int:
     return session.scalar(select(IdCounter.value).where(IdCounter.name == GENERATION)) or 0
 
 
+_GC_LOCK = threading.Lock()
+_GC_PAUSES = [0, False]  # open pauses in this process; whether the collector was on before the first
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Keep Python's cyclic garbage collector from running while a recompute allocates its
+    results. Nothing an evaluation builds forms a reference cycle, yet every full collection
+    walks all of them again: at 10,000 agents × 36 months that was 4.3 s of a 27 s run, to
+    free about 1,600 objects. Reference counting still frees everything as usual; the
+    collector is switched back on (if it was on) when the last pause in the process ends."""
+    with _GC_LOCK:
+        if _GC_PAUSES[0] == 0:
+            _GC_PAUSES[1] = gc.isenabled()
+            gc.disable()
+        _GC_PAUSES[0] += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_PAUSES[0] -= 1
+            if _GC_PAUSES[0] == 0 and _GC_PAUSES[1]:
+                gc.enable()
+
+
+@contextlib.contextmanager
+def _secondary_indexes_rebuilt(session: Session) -> Iterator[None]:
+    """SQLite, a rewrite of the whole results table: drop its secondary indexes first and
+    create them again from their own stored definitions after the rows are in. Sorting once
+    to build an index costs far less than keeping it up to date row by row (at 440,000 rows:
+    8.7 s of inserts became 3.7 s plus 0.9 s for the indexes). It is all one transaction:
+    readers keep the old snapshot, and a failure rolls the indexes back with the rows."""
+    conn = session.connection()
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    indexes = [(name, sql) for name, sql in conn.execute(text(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'month_results' AND sql IS NOT NULL"
+    ))]
+    for name, _sql in indexes:
+        conn.execute(text(f'DROP INDEX "{name}"'))
+    yield
+    for _name, sql in indexes:
+        conn.execute(text(sql))
+
+
 def recompute(session: Session, *, start: str | None = None, only_changed: bool = False) -> RecomputeStats:
     """Re-evaluate from ``start`` (None: everything). The caller commits.
 
     Closed months are never re-evaluated: ``start`` moves past them (services.months).
     ``only_changed`` (PostgreSQL, a few months): rewrite only the rows that differ from the
     evaluation, as the deferred runs do (see :func:`_rewrite_changed_pg`)."""
+    with gc_paused():
+        return _recompute(session, start, only_changed)
+
+
+def _recompute(session: Session, start: str | None, only_changed: bool) -> RecomputeStats:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     locks.results_exclusive(session)
@@ -585,17 +639,24 @@ def recompute(session: Session, *, start: str | None = None, only_changed: bool 
         # Nothing left to evaluate past the data; drop stale results only.
         session.execute(delete(MonthResultRow).where(MonthResultRow.month >= plan.start))
         return RecomputeStats(plan.start, plan.end, 0, 0, time.perf_counter() - t0, phases)
-    if plan.start == plan.first:
-        session.execute(delete(MonthResultRow))
-    else:
-        session.execute(delete(MonthResultRow).where(MonthResultRow.month >= plan.start))
-    phases["write_results"] = 0.0
-    written = 0
-    for results in plan.chunks:
+    whole = plan.start == plan.first
+    with _secondary_indexes_rebuilt(session) if whole else contextlib.nullcontext():
         t = time.perf_counter()
-        written += _write(session, results, plan.rulebooks)
-        phases["write_results"] += time.perf_counter() - t
-        del results  # else this chunk stays alive while the next one is evaluated
+        if whole:
+            session.execute(delete(MonthResultRow))
+        else:
+            session.execute(delete(MonthResultRow).where(MonthResultRow.month >= plan.start))
+        phases["delete_old"] = time.perf_counter() - t
+        phases["write_results"] = 0.0
+        written = 0
+        for results in plan.chunks:
+            t = time.perf_counter()
+            written += _write(session, results, plan.rulebooks)
+            phases["write_results"] += time.perf_counter() - t
+            del results  # else this chunk stays alive while the next one is evaluated
+        t = time.perf_counter()
+    if whole:
+        phases["indexes"] = time.perf_counter() - t
     return RecomputeStats(plan.start, plan.end, plan.months, written, time.perf_counter() - t0, phases)
 
 
@@ -799,7 +860,8 @@ def run_pending(factory: Callable[[], Session], *, wait: bool = False) -> Recomp
         if wait:  # a caller that needs current figures now: run under the write lock at once
             with factory() as session:
                 return _claim_and_run(session)
-        return _run_outside_write_lock(factory)
+        with gc_paused():
+            return _run_outside_write_lock(factory)
     engine = bind if isinstance(bind, Engine) else bind.engine
     with engine.connect() as conn:
         if not locks.hold_results(conn, wait=wait):
