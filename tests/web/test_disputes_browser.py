@@ -58,8 +58,11 @@ def _decide(page, base: str, button: str, note: str) -> None:  # type: ignore[no
     page.goto(base + "/disputes")
     row = page.locator("#dispute-queue tr.dispute-row").first
     row.locator("input[name=note]").fill(note)
-    row.get_by_role("button", name=button).click()
-    page.locator("#queue p.muted", has_text="0").wait_for()  # htmx swapped the queue: nothing left
+    with page.expect_response(lambda r: r.request.method == "POST" and "/disputes/" in r.url, timeout=60_000) as answer:
+        row.get_by_role("button", name=button).click()
+    assert answer.value.ok, (answer.value.status, answer.value.text()[:300])
+    # htmx swapped the queue: nothing left (the answer is in; the swap follows it)
+    page.locator("#queue p.muted", has_text="0").wait_for(timeout=30_000)
 
 
 def _reload_until_changed(page, url: str, before: tuple[str, str, str]) -> tuple[str, str, str]:  # type: ignore[no-untyped-def]
