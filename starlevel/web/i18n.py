@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gettext
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
@@ -84,9 +84,33 @@ def gettext_for(lang: str):  # type: ignore[no-untyped-def]
 
 # ---- formatting for the language ------------------------------------------------
 
+@lru_cache(maxsize=None)
+def _plain_symbols(lang: str) -> bool:
+    """Whether the language writes numbers with "," between groups of three, "." before the
+    decimals and "-" for minus (both of ours do, by Babel's own locale data)."""
+    symbols = Locale.parse(BABEL_LOCALE[lang]).number_symbols
+    if "latn" in symbols:  # Babel 2.14+: symbols per numbering system
+        symbols = symbols["latn"]
+    return (symbols.get("decimal"), symbols.get("group"), symbols.get("minusSign")) == (".", ",", "-")
+
+
+_STEPS = [Decimal(1).scaleb(-n) for n in range(8)]
+
+
 def fmt_number(value: Decimal | int | None, lang: str, places: int = 2) -> str:
+    """``value`` with ``places`` decimals and grouped thousands, as Babel writes it for the
+    language (a page shows a hundred of these: Babel takes 30-40 µs for each, so the two
+    languages whose symbols are plain are written directly, rounding half to even as Babel
+    does; proved equal to Babel by a test)."""
     if value is None:
         return "—"
+    if places < len(_STEPS) and _plain_symbols(lang):
+        d = value if isinstance(value, Decimal) else Decimal(value)
+        if d.is_finite():
+            try:
+                return f"{d.quantize(_STEPS[places], rounding=ROUND_HALF_EVEN):,f}"
+            except InvalidOperation:  # more digits than the context holds: Babel's way below
+                pass
     fmt = "#,##0" + ("." + "0" * places if places else "")
     return format_decimal(value, format=fmt, locale=BABEL_LOCALE[lang])
 
