@@ -128,19 +128,22 @@ def test_0002_downgrade_refuses_to_drop_other_inputs(blank_url):
 
 # ------------------------------------------------ 0104, 0105: month_results autovacuum (PostgreSQL)
 
-def _reloptions(url: str) -> list[str]:
+def _reloptions(engine) -> list[str]:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'month_results'")).scalar() or [])
+
+
+def _reloptions_at(url: str) -> list[str]:
     eng = make_engine(url, pool=False)
     try:
-        with eng.connect() as conn:
-            return list(conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'month_results'")).scalar() or [])
+        return _reloptions(eng)
     finally:
         eng.dispose()
 
 
 @pytest.mark.skipif(TEST_DB != "postgres", reason="PostgreSQL's autovacuum settings")
 def test_month_results_is_vacuumed_after_a_few_hundred_changed_rows(engine):
-    with engine.connect() as conn:
-        options = conn.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'month_results'")).scalar()
+    options = _reloptions(engine)
     assert "autovacuum_vacuum_scale_factor=0" in options and "autovacuum_vacuum_threshold=500" in options
     assert "autovacuum_analyze_scale_factor=0.02" in options
 
@@ -149,8 +152,8 @@ def test_month_results_is_vacuumed_after_a_few_hundred_changed_rows(engine):
 def test_vacuum_settings_downgrade_to_the_share_of_0104(blank_url):
     command.upgrade(alembic_config(blank_url), "head")
     command.downgrade(alembic_config(blank_url), "0104_results_autovacuum")
-    options = _reloptions(blank_url)
+    options = _reloptions_at(blank_url)
     assert "autovacuum_vacuum_scale_factor=0.02" in options and "autovacuum_vacuum_threshold=1000" in options
     assert not any(o.startswith("autovacuum_vacuum_insert") for o in options)
     command.upgrade(alembic_config(blank_url), "head")
-    assert "autovacuum_vacuum_threshold=500" in _reloptions(blank_url)
+    assert "autovacuum_vacuum_threshold=500" in _reloptions_at(blank_url)

@@ -732,14 +732,16 @@ def _direct_level(info: _Info, fig: Callable[[str], Decimal | None]) -> tuple[in
     itself, so the stored month and its explanation cannot disagree (proved equal by a
     property test)."""
     have: dict[str, Decimal | None] = {name: fig(name) for name in info.star_figures}
+    earned = info.otherwise
     for level, conds in info.stars:
         for name, _op, test, value, _value_s in conds:
             x = have[name]
             if x is None or not test(x, value):
                 break
-        else:
-            return level, {k: str(v) for k, v in have.items() if v is not None}
-    return info.otherwise, {k: str(v) for k, v in have.items() if v is not None}
+        else:  # every condition of this star holds
+            earned = level
+            break
+    return earned, {k: str(v) for k, v in have.items() if v is not None}
 
 
 def direct_checks(rb: Rulebook, explanation: Mapping[str, Any] | None) -> list[dict[str, Any]]:
