@@ -19,7 +19,7 @@ from litestar.security.session_auth import SessionAuth
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from starlevel.db.engine import make_engine, make_session_factory
+from starlevel.db.engine import make_autocommit_session_factory, make_engine, make_session_factory
 from starlevel.paths import static_dir, templates_dir
 from starlevel.plugins import StarLevelCLIPlugin
 from starlevel.settings import Settings
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     sessions_engine = make_engine(sessions_url) if sessions_url else engine
     if sessions_url:
         prepare_sessions_database(sessions_engine)
-    store = DatabaseStore(make_session_factory(sessions_engine))
+    store = DatabaseStore(make_autocommit_session_factory(sessions_engine))
     # Handlers receive a request-scoped ``db_session`` (committed when the response is 2xx/3xx).
     alchemy = SQLAlchemySyncConfig(
         engine_instance=engine,
@@ -108,7 +108,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *routes.handlers(),
             create_static_files_router(path="/static", directories=[static_dir()], name="static"),
         ],
-        state=State({"session_factory": factory, "settings": settings, "engine": engine}),
+        state=State({
+            "session_factory": factory, "autocommit_factory": make_autocommit_session_factory(engine),
+            "settings": settings, "engine": engine, "alchemy": alchemy,
+        }),
         stores={"sessions": store},
         on_app_init=[auth.on_app_init],
         guards=[csrf_bound_to_session],

@@ -64,7 +64,8 @@ async def retrieve_user(session_data: dict[str, Any], connection: ASGIConnection
     user_id = session_data.get("user_id")
     if not isinstance(user_id, int):
         return None
-    with session_factory_of(connection)() as s:
+    # One statement: no transaction needed (see make_autocommit_session_factory).
+    with connection.app.state["autocommit_factory"]() as s:
         row = s.get(User, user_id)
         if (
             row is None or row.disabled or row.password_hash[-16:] != session_data.get("pw")

@@ -10,6 +10,8 @@ from typing import Any
 
 from litestar import Request
 from litestar.response import Template
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from starlevel.services import clock
 from starlevel.services.recompute import pending_from
@@ -40,17 +42,29 @@ def _notices(request: Request[Any, Any, Any]) -> Any:
     return notices(request)
 
 
-def figures_updating(request: Request[Any, Any, Any]) -> bool:
-    """A signed-in page tells when deferred recomputes are still pending (figures may lag)."""
-    factory = request.app.state.get("session_factory")
-    if factory is None or request.scope.get("user") is None:
-        return False
+def _pending_and_notices(request: Request[Any, Any, Any], session: Session) -> bool:
     from starlevel.web.disputes import notices
 
-    with factory() as session:
-        pending = pending_from(session) is not None
-        notices(request, session)  # the navigation asks for them next: same connection
+    pending = pending_from(session) is not None
+    notices(request, session)  # the navigation asks for them next: same connection
     return pending
+
+
+def figures_updating(request: Request[Any, Any, Any]) -> bool:
+    """A signed-in page tells when deferred recomputes are still pending (figures may lag)."""
+    alchemy = request.app.state.get("alchemy")
+    if alchemy is None or request.scope.get("user") is None:
+        return False
+    # The request's own database session (the handler's, or a new one that the SQLAlchemy
+    # plugin closes when the response starts): a page costs one connection, not two.
+    session = alchemy.provide_session(request.app.state, request.scope)
+    if session.is_active:
+        try:
+            return _pending_and_notices(request, session)
+        except DBAPIError:
+            pass  # the handler's transaction failed on the server; it is rolled back later
+    with request.app.state["session_factory"]() as fresh:
+        return _pending_and_notices(request, fresh)
 
 
 def render(
