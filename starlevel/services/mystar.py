@@ -126,7 +126,7 @@ class HistoryRow:
     band_label: str | None
     event: str
     rule: str
-    explanation: str
+    explanation: str | None  # None: an older month whose explanation was not asked for
     threshold: Decimal | None
     floor: Decimal | None
     total_pay: Decimal | None
@@ -199,12 +199,16 @@ class AgentPage:
     defects: DefectsPanel
     in_progress: bool = False  # ``month`` is the month in progress (shown only when picked)
     so_far: HistoryRow | None = None  # the month in progress, beside an ended month shown by default
+    older_explained: bool = False  # the months before the RECENT_MONTHS newest carry their explanations
 
 
 # --------------------------------------------------------------------------- loading
 
 
 HISTORY_MONTHS = 24
+#: The page shows this many of the newest months in full; the older ones of the history
+#: (its chart and table still plot them) are explained when the agent asks for them.
+RECENT_MONTHS = 6
 
 
 def _results(session: Session, agent_id: str, first: str, last: str) -> list[MonthResultRow]:
@@ -253,7 +257,7 @@ def _band_label(rb: Rulebook, key: str | None, lang: str) -> str | None:
     return key
 
 
-def _history_row(row: MonthResultRow, result: MonthResult, rb: Rulebook, lang: str) -> HistoryRow:
+def _history_row(row: MonthResultRow, result: MonthResult, rb: Rulebook, lang: str, *, explain: bool = True) -> HistoryRow:
     return HistoryRow(
         month=row.month,
         level=row.level,
@@ -264,7 +268,7 @@ def _history_row(row: MonthResultRow, result: MonthResult, rb: Rulebook, lang: s
         band_label=_band_label(rb, row.band, lang),
         event=row.event,
         rule=row.rule,
-        explanation=explain_text(result, lang, rb),
+        explanation=explain_text(result, lang, rb) if explain else None,
         threshold=_threshold(rb, row.level, row.track),
         floor=rb.floors.get(row.level),
         total_pay=row.total_pay,
@@ -519,11 +523,12 @@ def defects_panel(session: Session, agent_id: str, month: str | None, lang: str)
 
 def agent_page(
     session: Session, agent_id: str, *, month: str | None = None, defects_month: str | None = None, lang: str = "en",
-    show_pay: bool = True,
+    show_pay: bool = True, explain_older: bool = False,
 ) -> AgentPage | None:
     """Everything the star page of ``agent_id`` shows, as of ``month`` (default: the
     latest evaluated month). None when the agent does not exist. Without ``show_pay``
-    (see services.privacy) the page carries no pay figure at all."""
+    (see services.privacy) the page carries no pay figure at all. The history's months
+    before the newest RECENT_MONTHS carry their explanations only with ``explain_older``."""
     agent = session.get(Agent, agent_id)
     if agent is None:
         return None
@@ -544,8 +549,11 @@ def agent_page(
     # periods are one pick of the month away.
     shown = _results(session, agent_id, M.add_months(chosen, -(HISTORY_MONTHS - 1)), chosen)
     results = [row_to_result(r) for r in shown]
+    explained_from = 0 if explain_older else len(shown) - RECENT_MONTHS
     history = [
-        _history_row(r, res, rulebook_store.for_version(rulebooks, r.rulebook_version, r.month), lang) for r, res in zip(shown, results)
+        _history_row(r, res, rulebook_store.for_version(rulebooks, r.rulebook_version, r.month), lang,
+                     explain=i >= explained_from)
+        for i, (r, res) in enumerate(zip(shown, results))
     ]
     if not show_pay:
         history = [replace(h, total_pay=None) for h in history]
@@ -577,4 +585,5 @@ def agent_page(
                          rulebook_store.for_version(rulebooks, drow.rulebook_version, drow.month), drow.quality, lang),
         in_progress=clock.in_progress(chosen),
         so_far=so_far,
+        older_explained=explain_older,
     )

@@ -24,6 +24,21 @@
   document.addEventListener("DOMContentLoaded", function () { reveal(document.getElementById("main")); });
   document.addEventListener("htmx:afterSettle", function (event) { reveal(event.detail.elt); });
 
+  /* Content fetched on request (e.g. the older months of the star page) takes the focus
+   * from the link that asked for it, which the swap removed; on a full page load the
+   * browser's own focus stays where it is. */
+  var FOCUS = "[data-focus-after-swap]";
+  document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll(FOCUS), function (el) { el.removeAttribute("data-focus-after-swap"); });
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var el = document.querySelector(FOCUS);
+    if (!el) return;
+    el.removeAttribute("data-focus-after-swap");
+    if (!el.hasAttribute("tabindex") && !el.matches("summary, a, button, input, select, textarea")) el.setAttribute("tabindex", "-1");
+    el.focus();
+  });
+
   /* Comboboxes (input[role=combobox] + the listbox it controls): the arrow keys move
    * through the options (aria-activedescendant, focus stays in the input), Enter picks
    * the active one, Escape closes the list. */

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
@@ -111,15 +111,17 @@ def _month_param(value: str | None) -> str | None:
 
 def _show(
     request: Request[Any, Any, Any], db: Session, agent_id: str, *, base: str, self_view: bool,
-    month: str | None, defects: str | None,
+    month: str | None, defects: str | None, older: str | None = None,
 ) -> Template:
     page = mystar.agent_page(db, agent_id, month=month, defects_month=defects, lang=lang_of(request),
-                             show_pay=may_see_pay(current_user(request), agent_id))
+                             show_pay=may_see_pay(current_user(request), agent_id), explain_older=older == "1")
     if page is None:
         raise NotFoundException(f"no agent {agent_id!r}")
+    as_of = page.month if _month_param(month) else None
     return render(
         request, PAGE, page=page, chart=chart(request, page), base=base, self_view=self_view,
-        as_of=page.month if _month_param(month) else None, plain=plain, add_months=M.add_months,
+        as_of=as_of, plain=plain, add_months=M.add_months, recent_n=mystar.RECENT_MONTHS,
+        older_url=base + "?" + urlencode({**({"month": as_of} if as_of else {}), "older": "1"}),
         **formatters(lang_of(request)),
     )
 
@@ -159,9 +161,10 @@ class MyStarController(Controller):
     def me(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session],
         month: FromQuery[str | None] = None, defects: FromQuery[str | None] = None,
+        older: FromQuery[str | None] = None,
     ) -> Template:
         return _show(request, db_session, _own_agent_id(request), base="/me", self_view=True,
-                     month=month, defects=defects)
+                     month=month, defects=defects, older=older)
 
     @get("/defects", name="mystar_defects", sync_to_thread=True)
     def my_defects(
@@ -183,9 +186,10 @@ class AgentStarController(Controller):
     def agent(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[Session], agent_id: FromPath[str],
         month: FromQuery[str | None] = None, defects: FromQuery[str | None] = None,
+        older: FromQuery[str | None] = None,
     ) -> Template:
         return _show(request, db_session, agent_id, base=_staff_base(agent_id), self_view=False,
-                     month=month, defects=defects)
+                     month=month, defects=defects, older=older)
 
     @get("/defects", name="agent_star_defects", sync_to_thread=True)
     def agent_defects(

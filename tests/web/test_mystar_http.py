@@ -171,3 +171,33 @@ def test_query_count_does_not_grow_with_history(app, client, seeded):
         event.remove(engine, "before_cursor_execute", count)
     assert sizes["A001"] == sizes["A003"], sizes
     assert sizes["A001"] <= 12, sizes
+
+
+def test_older_months_are_explained_on_request(client, seeded):
+    """The newest six months come explained; the older ones of the history on request
+    (htmx takes #older-months from the same page with older=1; without script the link
+    opens that page), as of the month picked, in either language, on either route."""
+    login(client, "agent")  # ann = A001: 2024-01 .. 2025-07
+    html = client.get("/me?month=2025-06", headers=EN).text
+    assert 'id="month-2025-01"' in html and 'id="month-2024-12"' not in html  # six months: 2025-01..06
+    link = re.search(r'<p class="older-months" id="older-months">\s*<a href="([^"]+)" hx-get="([^"]+)"', html)
+    assert link is not None, html[html.find("months-h"):][:2000]
+    assert link.group(1) == "/me?month=2025-06&amp;older=1#older-months"
+    assert link.group(2) == "/me?month=2025-06&amp;older=1"
+    assert "12 older months" in html
+    older = client.get("/me?month=2025-06&older=1", headers={**EN, **HX}).text
+    block = older[older.find('<details class="older-months" id="older-months" open>'):]
+    assert block and block.find("</details>") > 0
+    block = block[:block.find("</details>")]
+    assert re.findall(r'id="month-(\d{4}-\d\d)"', block) == [f"2024-{m:02d}" for m in range(12, 0, -1)]
+    assert all(why.strip() for why in re.findall(r'<td data-label="Why" class="explain">([^<]*)</td>', block))
+    assert "data-focus-after-swap" in block
+    zh = client.get("/me", headers=ZH).text
+    assert "更早的 13 个月" in zh and "/me?older=1" in zh  # 2024-01..2025-07 less the newest six
+    zh_older = client.get("/me?older=1", headers=ZH).text
+    assert 'id="month-2024-01"' in zh_older and "更早的 13 个月" in zh_older
+    client.post("/logout", headers={"x-csrftoken": client.cookies.get("csrftoken")})
+    login(client, "hr")
+    staff = client.get("/agents/A001?older=1", headers=EN).text
+    assert '<details class="older-months" id="older-months" open>' in staff and 'id="month-2024-01"' in staff
+    assert "/agents/A001?older=1" in client.get("/agents/A001", headers=EN).text

@@ -6,6 +6,8 @@ rather than read back from the engine.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -172,7 +174,14 @@ def test_history_rows_explain_every_month(s):
     page = mystar.agent_page(s, "A002", lang="zh")
     assert [h.month for h in page.history][:2] == ["2024-03", "2024-04"]
     assert page.history[-1].month == MONTH and page.history[-1].band_label == "不合格"
-    assert all(h.explanation for h in page.history)
+    # The newest six months come explained; the older ones when asked for.
+    newest = page.history[-mystar.RECENT_MONTHS:]
+    assert all(h.explanation for h in newest)
+    assert all(h.explanation is None for h in page.history[:-mystar.RECENT_MONTHS])
+    asked = mystar.agent_page(s, "A002", lang="zh", explain_older=True)
+    assert all(h.explanation for h in asked.history) and asked.older_explained
+    assert [h.explanation for h in asked.history[-mystar.RECENT_MONTHS:]] == [h.explanation for h in newest]
+    assert [replace(h, explanation=None) for h in asked.history] == [replace(h, explanation=None) for h in page.history]
     assert page.history[-1].threshold == D("90") and page.history[-1].floor == D("60")
     # As of an earlier month the history stops there.
     earlier = mystar.agent_page(s, "A002", month="2024-12", lang="en")

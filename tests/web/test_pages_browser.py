@@ -115,12 +115,18 @@ def test_my_star_shows_what_blocks_folds_old_months_and_labels_every_level(red_l
     assert "check-no" in (checks.first.get_attribute("class") or "")
     first_ok = [i for i in range(checks.count()) if "check-no" not in (checks.nth(i).get_attribute("class") or "")][0]
     assert all("check-no" in (checks.nth(i).get_attribute("class") or "") for i in range(first_ok))
-    # Older months are folded: six rows show, the rest open on demand.
+    # Six months show in full; the older ones (and their explanations) come on request, in
+    # place, with the focus on what arrived.
     assert page.locator("section.months > table tbody tr").count() == 6
     older = page.locator("#older-months")
-    assert not older.locator("tbody tr").first.is_visible()
-    older.locator("summary").click()
-    assert older.locator("tbody tr").first.is_visible()
+    assert older.locator("tbody tr").count() == 0
+    older.locator("a").click()
+    page.locator("details#older-months[open] tbody tr").first.wait_for()
+    rows = page.locator("details#older-months tbody tr")
+    assert rows.count() > 0 and all(rows.nth(i).locator("td.explain").inner_text().strip() for i in range(rows.count()))
+    assert rows.first.get_attribute("id", timeout=1000) == "month-2024-12"  # as of June 2025: before its six
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"
+    assert page.url.endswith("/me?month=2025-06")  # fetched in place, the address unchanged
     # The chart labels every level and takes the card's width.
     labels = page.locator("#history-chart .level-labels text").all_text_contents()
     assert labels == ["1★", "2★", "3★", "4★", "5★"]
