@@ -14,6 +14,7 @@ and the recompute never starts inside a closed month (services/recompute.py asks
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -180,6 +181,17 @@ class ClosePlan:
     def total_difference(self) -> Decimal | None:
         return None if self.total_before is None else self.total_after - self.total_before
 
+    @property
+    def incomplete_agents(self) -> int:
+        return len({a.agent_id for a in self.incomplete})
+
+    @property
+    def incomplete_key(self) -> str:
+        """Names exactly this list of incomplete agent-months: HR's "confirm them all" carries
+        it, so that the confirmation covers what HR was shown and nothing that came since."""
+        text = "\n".join(sorted(f"{a.month} {a.agent_id}" for a in self.incomplete))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
 
 def _check_closable(session: Session, month: str, today: date) -> list[str]:
     if not M.is_month(month):
@@ -344,12 +356,14 @@ class CloseResult:
 
 def close_month(
     session: Session, month: str, *, actor: str, confirm_incomplete: bool | Collection[str] = False,
-    confirm_changes: bool = False, today: date | None = None,
+    confirm_changes: bool = False, today: date | None = None, confirm_incomplete_key: str | None = None,
 ) -> CloseResult:
     """Close ``month`` (and every earlier open month) and keep each one's payroll.
 
     ``confirm_incomplete``: True, or the ``agent_id``s HR confirmed one by one; every
-    incomplete agent must be confirmed. ``confirm_changes``: required when the month was
+    incomplete agent must be confirmed. ``confirm_incomplete_key``: HR confirmed the whole
+    list it was shown (:attr:`ClosePlan.incomplete_key`); if the list has changed since, the
+    key no longer matches and nothing is confirmed by it. ``confirm_changes``: required when the month was
     closed before and its payroll changed since. Raises :class:`CloseRefused` with the
     plan; the caller commits.
     """
@@ -357,6 +371,8 @@ def close_month(
     _settle_pending(session, month)
     plan = close_plan(session, month, today=today)
     ids = {a.agent_id for a in plan.incomplete}
+    if confirm_incomplete_key is not None and confirm_incomplete_key == plan.incomplete_key:
+        confirm_incomplete = True
     if ids and not (confirm_incomplete is True or (
             not isinstance(confirm_incomplete, bool) and ids <= set(confirm_incomplete))):
         raise CloseRefused("incomplete", month, plan)

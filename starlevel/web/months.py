@@ -83,6 +83,7 @@ class HrMonthsController(Controller):
         confirmed = form_values(data, "incomplete")
         try:
             svc.close_month(db_session, month, actor=current_user(request).username, confirm_incomplete=confirmed,
+                            confirm_incomplete_key=form_value(data, "incomplete_all")[:64] or None,
                             confirm_changes=form_value(data, "confirm_changes") == "1")
             commit_now(db_session)
         except svc.CloseRefused as exc:

@@ -105,3 +105,45 @@ def test_hr_decision_and_rulebook_into_a_closed_month_are_refused(client, passwo
     stored = client.post("/hr/rulebook", headers=EN, data={
         "_csrf_token": csrf_token(client), "effective_from": "2025-03", "toml": to_toml(default_rulebook_document())})
     assert stored.status_code == 422 and "Mar 2025 is closed for payroll" in stored.text
+
+
+def test_hr_confirms_every_incomplete_agent_at_once_even_beyond_the_listed_500(client, session_factory) -> None:  # type: ignore[no-untyped-def]
+    """A company's first close covers all its months: with 40 agents and no metrics, over a
+    thousand agent-months are incomplete and only 500 are listed, so ticking them one by
+    one cannot cover them all. "Confirm all" closes them, and only the list HR was shown."""
+    from sqlalchemy import delete
+
+    from starlevel.services import synth, users
+    from starlevel.services.recompute import recompute
+    from tests.test_incremental import _load
+
+    last = "2026-02"
+    _load(session_factory, synth.generate(40, 14, last_month=last, seed=8))
+    with session_scope(session_factory) as s:
+        users.create_user(s, "hr1", role="hr", password="ladder-review-Qx7-months")
+        s.execute(delete(MonthlyMetrics))
+        recompute(s)
+        plan = months.close_plan(s, last)
+    rows, agents = len(plan.incomplete), plan.incomplete_agents
+    assert rows > 500 and agents == 40
+    from tests.conftest import sign_in
+
+    assert sign_in(client, "hr1", "ladder-review-Qx7-months").status_code in (302, 303)
+    for headers, shown, confirm_all in ((EN, f"The first 500 of {rows:,} agent-months are listed.",
+                                         f"Confirm all 40 incomplete agents (agent-months: {rows:,})"),
+                                        (ZH, f"共 {rows:,} 个客服月，仅列出前 500 个。", f"确认全部 40 名数据不完整的客服（客服月：{rows:,} 个）")):
+        page = client.get(f"/hr/months?month={last}", headers=headers).text
+        assert shown in page and confirm_all in page
+        assert page.count('name="incomplete" value=') == 500
+        assert f'name="incomplete_all" value="{plan.incomplete_key}"' in page
+    # A key for another list (as if an agent-month had turned incomplete since) confirms nothing.
+    stale = client.post("/hr/months/close", headers=EN, data={
+        "_csrf_token": csrf_token(client), "month": last, "incomplete_all": "0" * 32})
+    assert stale.status_code == 422 and "confirm each of them" in stale.text
+    with session_scope(session_factory) as s:
+        assert not months.is_closed(s, last)
+    r = client.post("/hr/months/close", headers=EN, follow_redirects=False, data={
+        "_csrf_token": csrf_token(client), "month": last, "incomplete_all": plan.incomplete_key})
+    assert r.status_code == 303
+    with session_scope(session_factory) as s:
+        assert months.is_closed(s, last) and months.is_closed(s, plan.months[0])
