@@ -504,11 +504,11 @@ def test_upload_csv_ok_then_same_file_unchanged(qa, company):  # type: ignore[no
     before = n_inspections(company, "A001", "2025-06")
     r = _upload(qa, "inspections", "new.csv", csv.encode(), HX)
     assert r.status_code == 200, r.text
-    assert "new.csv imported." in r.text and "1 rows: 1 new, 0 changed, 0 unchanged." in r.text
+    assert "new.csv imported." in r.text and "1 row: 1 new, 0 changed, 0 unchanged." in r.text
     assert "Results recomputed from Jun 2025." in r.text
     assert n_inspections(company, "A001", "2025-06") == (before or 0) + 1
     r = _upload(qa, "inspections", "new.csv", csv.encode())
-    assert r.status_code == 200 and "<html" in r.text and "1 rows: 0 new, 0 changed, 1 unchanged." in r.text
+    assert r.status_code == 200 and "<html" in r.text and "1 row: 0 new, 0 changed, 1 unchanged." in r.text
 
 
 def test_upload_xlsx_metrics_ok(qa, company):  # type: ignore[no-untyped-def]
@@ -516,7 +516,11 @@ def test_upload_xlsx_metrics_ok(qa, company):  # type: ignore[no-untyped-def]
                   ["A005", "2025-06", 91.25, 88, 4, 0]])
     r = _upload(qa, "metrics", "m.xlsx", data, HX)
     assert r.status_code == 200, r.text
-    assert "1 rows: 1 new" in r.text
+    assert "1 row: 1 new" in r.text
+    data = _xlsx([["agent_id", "month", "satisfaction", "efficiency", "attitude", "complaints"],
+                  ["A005", "2025-06", 91.25, 88, 4, 0], ["A001", "2025-06", 90, 88, 4, 0]])
+    r = _upload(qa, "metrics", "m.xlsx", data, {**HX, "Accept-Language": "zh-CN"})
+    assert r.status_code == 200 and "共 2 行：" in r.text and "未变 1" in r.text, r.text
 
 
 def test_upload_rejected_csv_lists_every_bad_row(qa, company):  # type: ignore[no-untyped-def]
