@@ -182,8 +182,9 @@ class ClosePlan:
         return None if self.total_before is None else self.total_after - self.total_before
 
     @property
-    def incomplete_agents(self) -> int:
-        return len({a.agent_id for a in self.incomplete})
+    def incomplete_ids(self) -> frozenset[str]:
+        """The agents with at least one incomplete month: each needs HR's confirmation."""
+        return frozenset(a.agent_id for a in self.incomplete)
 
     @property
     def incomplete_key(self) -> str:
@@ -370,7 +371,7 @@ def close_month(
     _check_closable(session, month, today or date.today())
     _settle_pending(session, month)
     plan = close_plan(session, month, today=today)
-    ids = {a.agent_id for a in plan.incomplete}
+    ids = plan.incomplete_ids
     if confirm_incomplete_key is not None and confirm_incomplete_key == plan.incomplete_key:
         confirm_incomplete = True
     if ids and not (confirm_incomplete is True or (

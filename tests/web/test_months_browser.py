@@ -11,11 +11,13 @@ import openpyxl
 import pytest
 
 from starlevel.domain.rulebook import default_rulebook_document
-from starlevel.services import hr
+from starlevel.db.engine import session_scope
+from starlevel.services import hr, months
 from starlevel.web import i18n
 from starlevel.web.exports import payroll_labels
 from tests.conftest import browser_sign_in, screenshot
 from tests.seed import seed_company
+from tests.web.test_months_http import HR1, NO_METRICS_LAST, company_without_metrics
 
 pytestmark = pytest.mark.browser
 
@@ -115,3 +117,26 @@ def test_hr_closes_reopens_exports_and_runs_a_whatif(live_server, new_page, sess
     hr_page.click("#publish-button")
     hr_page.wait_for_url("**/hr/rulebook?saved=2")
     screenshot(hr_page, f"hr-whatif-published-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_hr_confirms_every_incomplete_agent_at_once(live_server, new_page, session_factory, lang: str) -> None:  # type: ignore[no-untyped-def]
+    """A first close with more incomplete agent-months than the page lists: one tick confirms
+    them all and the months close."""
+    plan = company_without_metrics(session_factory)
+    _ = i18n.gettext_for(lang)
+    page = new_page(lang=lang)
+    browser_sign_in(page, live_server, *HR1)
+    page.goto(live_server + f"/hr/months?month={NO_METRICS_LAST}")
+    assert page.locator("input[name=incomplete]").count() == 500
+    assert page.locator("#incomplete-shown").is_visible()
+    page.click("#close-button")  # nothing confirmed yet: refused, nothing closed
+    assert page.locator("#month-error").inner_text()
+    assert page.locator(f"#month-{NO_METRICS_LAST} .month-status").inner_text().strip() == _("open")
+    page.check("#confirm-all-incomplete")
+    page.click("#close-button")
+    page.locator("#month-done").wait_for()
+    assert page.locator(f"#month-{NO_METRICS_LAST} .month-status").inner_text().strip() == _("closed")
+    with session_scope(session_factory) as s:
+        assert all(months.is_closed(s, m) for m in plan.months)
+    screenshot(page, f"hr-month-confirm-all-{lang}")

@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from starlevel.db.engine import session_scope
 from starlevel.db.models import Inspection, MonthlyMetrics
-from starlevel.services import months
-from tests.conftest import csrf_token
+from starlevel.services import months, synth, users
+from starlevel.services.recompute import recompute
+from tests.conftest import csrf_token, sign_in
 from tests.seed import seed_company
+from tests.test_incremental import _load
 from tests.web.roles import as_role, sign_out
 
 EN = {"Accept-Language": "en"}
@@ -107,28 +109,30 @@ def test_hr_decision_and_rulebook_into_a_closed_month_are_refused(client, passwo
     assert stored.status_code == 422 and "Mar 2025 is closed for payroll" in stored.text
 
 
+HR1 = ("hr1", "ladder-review-Qx7-months")
+NO_METRICS_LAST = "2026-02"
+
+
+def company_without_metrics(session_factory) -> months.ClosePlan:  # type: ignore[no-untyped-def]
+    """40 agents and no metrics since they were hired: a first close of NO_METRICS_LAST
+    covers over a thousand incomplete agent-months. Returns the plan of that close."""
+    _load(session_factory, synth.generate(40, 14, last_month=NO_METRICS_LAST, seed=8))
+    with session_scope(session_factory) as s:
+        users.create_user(s, HR1[0], role="hr", password=HR1[1])
+        s.execute(delete(MonthlyMetrics))
+        recompute(s)
+        return months.close_plan(s, NO_METRICS_LAST)
+
+
 def test_hr_confirms_every_incomplete_agent_at_once_even_beyond_the_listed_500(client, session_factory) -> None:  # type: ignore[no-untyped-def]
     """A company's first close covers all its months: with 40 agents and no metrics, over a
     thousand agent-months are incomplete and only 500 are listed, so ticking them one by
     one cannot cover them all. "Confirm all" closes them, and only the list HR was shown."""
-    from sqlalchemy import delete
-
-    from starlevel.services import synth, users
-    from starlevel.services.recompute import recompute
-    from tests.test_incremental import _load
-
-    last = "2026-02"
-    _load(session_factory, synth.generate(40, 14, last_month=last, seed=8))
-    with session_scope(session_factory) as s:
-        users.create_user(s, "hr1", role="hr", password="ladder-review-Qx7-months")
-        s.execute(delete(MonthlyMetrics))
-        recompute(s)
-        plan = months.close_plan(s, last)
-    rows, agents = len(plan.incomplete), plan.incomplete_agents
+    last = NO_METRICS_LAST
+    plan = company_without_metrics(session_factory)
+    rows, agents = len(plan.incomplete), len(plan.incomplete_ids)
     assert rows > 500 and agents == 40
-    from tests.conftest import sign_in
-
-    assert sign_in(client, "hr1", "ladder-review-Qx7-months").status_code in (302, 303)
+    assert sign_in(client, *HR1).status_code in (302, 303)
     for headers, shown, confirm_all in ((EN, f"The first 500 of {rows:,} agent-months are listed.",
                                          f"Confirm all 40 incomplete agents (agent-months: {rows:,})"),
                                         (ZH, f"共 {rows:,} 个客服月，仅列出前 500 个。", f"确认全部 40 名数据不完整的客服（客服月：{rows:,} 个）")):
@@ -140,6 +144,9 @@ def test_hr_confirms_every_incomplete_agent_at_once_even_beyond_the_listed_500(c
     stale = client.post("/hr/months/close", headers=EN, data={
         "_csrf_token": csrf_token(client), "month": last, "incomplete_all": "0" * 32})
     assert stale.status_code == 422 and "confirm each of them" in stale.text
+    hostile = client.post("/hr/months/close", headers=EN, data={
+        "_csrf_token": csrf_token(client), "month": last, "incomplete_all": plan.incomplete_key + "x" * 100_000})
+    assert hostile.status_code == 422 and "confirm each of them" in hostile.text
     with session_scope(session_factory) as s:
         assert not months.is_closed(s, last)
     r = client.post("/hr/months/close", headers=EN, follow_redirects=False, data={
