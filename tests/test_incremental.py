@@ -272,3 +272,30 @@ def test_the_collector_pause_nests_and_restores_the_collector() -> None:
     except ValueError:
         pass
     assert gc.isenabled()
+
+
+def test_prior_results_read_back_as_stored(session_factory):
+    """``load_prior`` (read through the driver's cursor) gives the stored rows exactly as
+    the ORM reads them, without explanation or pay, each agent's months in order; item
+    scores only when asked for."""
+    from dataclasses import replace
+
+    from starlevel.services.recompute import load_prior, row_to_result
+
+    data = synth.generate(40, 14, last_month="2026-06", seed=5)
+    _load(session_factory, data)
+    start, back = "2026-04", 6
+    with session_scope(session_factory) as s:
+        rows = s.scalars(select(MonthResultRow).where(
+            MonthResultRow.month >= M.add_months(start, -back), MonthResultRow.month < start,
+        ).order_by(MonthResultRow.agent_id, MonthResultRow.month)).all()
+        expected: dict[str, list] = {}
+        for row in rows:
+            expected.setdefault(row.agent_id, []).append(replace(row_to_result(row), explanation={}, pay=None))
+        assert sum(len(v) for v in expected.values()) > 100
+        assert any(r.quality is not None and r.dimensions for v in expected.values() for r in v)
+        assert load_prior(s, start, back) == expected
+        lean = load_prior(s, start, back, items=False)
+        assert lean == {aid: [replace(r, dimensions={}) for r in rs] for aid, rs in expected.items()}
+        one = sorted(expected)[3]
+        assert load_prior(s, start, back, one) == {one: expected[one]}

@@ -217,7 +217,9 @@ class MonthResultRow(Base):
 
     __tablename__ = "month_results"
 
-    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.agent_id"), primary_key=True)
+    # No foreign key to agents (revision 0106): the engine writes rows only for agents it
+    # read, and the key kept SQLite from emptying the table in one step.
+    agent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     rulebook_version: Mapped[int] = mapped_column(Integer)
     track: Mapped[str] = mapped_column(String(16))

