@@ -299,3 +299,22 @@ def test_prior_results_read_back_as_stored(session_factory):
         assert lean == {aid: [replace(r, dimensions={}) for r in rs] for aid, rs in expected.items()}
         one = sorted(expected)[3]
         assert load_prior(s, start, back, one) == {one: expected[one]}
+
+
+def test_stored_results_read_back_as_evaluated(session_factory):
+    """``row_to_result`` gives back what the engine wrote, whether it reads an ORM row or a
+    Core row of the table's columns (the star page's way)."""
+    from starlevel.services.recompute import _plan, row_to_result
+
+    data = synth.generate(30, 12, last_month="2026-06", seed=8)
+    _load(session_factory, data)
+    with session_scope(session_factory) as s:
+        evaluated = {(r.agent_id, r.month): r for chunk in _plan(s, None, {}).chunks for r in chunk}
+        table = MonthResultRow.__table__
+        core = {(r.agent_id, r.month): row_to_result(r) for r in s.execute(select(table))}
+        orm = {(r.agent_id, r.month): row_to_result(r) for r in s.scalars(select(MonthResultRow))}
+    assert len(evaluated) > 200
+    assert any(r.pay is not None for r in evaluated.values()) and any(r.pay is None for r in evaluated.values())
+    assert any(r.red_line_codes for r in evaluated.values())
+    assert core == evaluated
+    assert orm == evaluated

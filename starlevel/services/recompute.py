@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, String, Text, case, cast, delete, func, literal, select, text, type_coerce, update
+from sqlalchemy import Engine, Row, String, Text, case, cast, delete, func, literal, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent as AgentRow
@@ -263,6 +263,16 @@ def load_decisions(session: Session, start: str, agent_id: str | None = None) ->
 
 # ---------------------------------------------------------------- result rows
 
+RESULT_COLUMNS = [c.name for c in MonthResultRow.__table__.columns]
+# row_to_result unpacks rows by position: the table's columns in this order.
+if RESULT_COLUMNS != [
+    "agent_id", "month", "rulebook_version", "track", "team", "tenure", "on_probation", "complete", "n_inspections",
+    "quality", "dimensions", "composite", "band", "all_dimensions_pass", "error_defects", "complaints",
+    "red_line_codes", "level", "level_since", "below_floor", "event", "next_level", "rule", "explanation",
+    "pay_grade", "fixed_pay", "coefficient", "performance_pay", "allowance", "total_pay",
+]:  # pragma: no cover - a schema change must update row_to_result
+    raise RuntimeError(f"month_results columns changed: {RESULT_COLUMNS}")
+
 def _s(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
@@ -303,45 +313,25 @@ def result_to_row(r: MonthResult, pay_grade_of: Callable[[int], str]) -> dict[st
     }
 
 
-def row_to_result(row: MonthResultRow) -> MonthResult:
+def row_to_result(row: MonthResultRow | Row[Any] | Sequence[Any]) -> MonthResult:
+    """A stored result as the domain's MonthResult: from an ORM row, or from a Core row or
+    tuple of the table's columns in RESULT_COLUMNS order (a page's two years of rows are
+    read that way: unpacked by position and built by the ladder's positional constructor,
+    a fifth of the cost of reading 30 attributes by name)."""
+    values = tuple(getattr(row, c) for c in RESULT_COLUMNS) if isinstance(row, MonthResultRow) else tuple(row)
+    (aid, month, version, track, team, tenure, probation, complete, n, quality, dims, composite, band, ap, errs,
+     complaints, red, level, since, below, event, next_level, rule, explanation, grade, fixed, coefficient,
+     performance, allowance, total) = values
     pay = None
-    if row.total_pay is not None:
-        pay = Pay(
-            pay_grade=row.pay_grade or "",
-            fixed=row.fixed_pay,  # type: ignore[arg-type]
-            coefficient=row.coefficient,  # type: ignore[arg-type]
-            performance=row.performance_pay,  # type: ignore[arg-type]
-            allowance=row.allowance,  # type: ignore[arg-type]
-            total=row.total_pay,
-            on_probation=row.on_probation,
-        )
-    return MonthResult(
-        agent_id=row.agent_id,
-        month=row.month,
-        rulebook_version=row.rulebook_version,
-        track=row.track,
-        team=row.team,
-        tenure=row.tenure,
-        on_probation=row.on_probation,
-        complete=row.complete,
-        n_inspections=row.n_inspections,
-        quality=row.quality,
-        dimensions={k: Decimal(v) for k, v in (row.dimensions or {}).items()},
-        composite=row.composite,
-        band=row.band,
-        all_dimensions_pass=row.all_dimensions_pass,
-        error_defects=row.error_defects,
-        complaints=row.complaints,
-        red_line_codes=tuple(c for c in (row.red_line_codes or "").split(";") if c),
-        level=row.level,
-        level_since=row.level_since,
-        below_floor=row.below_floor,
-        event=row.event,
-        next_level=row.next_level,
-        rule=row.rule,
-        explanation=row.explanation or {},
-        pay=pay,
-    )
+    if total is not None:
+        pay = Pay(pay_grade=grade or "", fixed=fixed, coefficient=coefficient, performance=performance,
+                  allowance=allowance, total=total, on_probation=probation)
+    return make_result(
+        aid, month, version, track, team, tenure, probation, complete, n, quality,
+        {k: Decimal(v) for k, v in dims.items()} if dims else {}, composite, band, ap, errs, complaints,
+        tuple(c for c in red.split(";") if c) if red else (), level, since, below, event, next_level, rule,
+        explanation or {}, pay,
+    )  # fmt: skip
 
 
 _PRIOR_COLUMNS = (
@@ -411,7 +401,6 @@ def load_prior(
     return prior
 
 
-RESULT_COLUMNS = [c.name for c in MonthResultRow.__table__.columns]
 
 
 def _dumps(value: Any) -> str:

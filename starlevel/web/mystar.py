@@ -47,7 +47,13 @@ def _month(value: str | None, lang: str) -> str:
 
 def month_options(lang: str, months: list[str], selected: str | None, in_progress_from: str | None = None) -> Markup:
     """The ``<option>``s of a month picker. An agent with nine years of history has two
-    pickers of 108 months each; built here they cost a tenth of the template loop."""
+    pickers of 108 months each; built here they cost a tenth of the template loop. Agents
+    hired in the same month have the same list, so the markup is kept for reuse."""
+    return _month_options(lang, tuple(months), selected, in_progress_from)
+
+
+@lru_cache(maxsize=1024)
+def _month_options(lang: str, months: tuple[str, ...], selected: str | None, in_progress_from: str | None) -> Markup:
     note = " · " + i18n.gettext_for(lang)("in progress")
     out = []
     for m in months:
