@@ -332,3 +332,50 @@ def test_postgres_deferred_run_rewrites_only_the_rows_that_changed(session_facto
         assert moved and all(k.split(" ")[1] >= month for k in moved)
         assert f"{agent_id} {month}" in moved
     assert_equals_full_recompute(session_factory)
+
+
+def test_paced_runs_rest_as_long_as_the_last_run_took(session_factory, monkeypatch):
+    """The background workers pace their runs: after a run of T seconds no paced run
+    starts, in any process, for T seconds; requests gather meanwhile and the next run
+    covers them. A caller that needs current figures (unpaced) is not held back."""
+    from starlevel.services import recompute as recompute_service
+
+    _load(session_factory, synth.generate(40, 14, last_month="2026-04", seed=23))
+    now = [1_800_000_000_000]
+    monkeypatch.setattr(recompute_service, "_now_ms", lambda: now[0])
+
+    def owe(ref: str) -> None:  # what a deferred save leaves: a request from its month
+        with session_scope(session_factory) as s:
+            s.add(RecomputeRequest(from_month="2026-03", reason=ref))
+
+    owe("paced-1")
+    first = run_pending(session_factory, rest_factor=1.0, max_rest=30.0)
+    assert first is not None and first.seconds > 0
+    owe("paced-2")
+    assert run_pending(session_factory, rest_factor=1.0, max_rest=30.0) is None  # resting
+    now[0] += int(first.seconds * 1000) - 1
+    assert run_pending(session_factory, rest_factor=1.0, max_rest=30.0) is None  # 1 ms before the end
+    now[0] += 2
+    second = run_pending(session_factory, rest_factor=1.0, max_rest=30.0)
+    assert second is not None
+    with session_scope(session_factory) as s:
+        assert pending_from(s) is None
+    # A long run rests at most max_rest; an unpaced caller runs during a rest.
+    now[0] += int(second.seconds * 1000) + 1
+    owe("paced-3")
+    real_run = recompute_service._run_pending_now
+    monkeypatch.setattr(recompute_service, "_run_pending_now",
+                        lambda factory, bind, wait: recompute_service.RecomputeStats("2026-04", "2026-04", 1, 0, 500.0, {}))
+    assert run_pending(session_factory, rest_factor=1.0, max_rest=30.0) is not None  # "took" 500 s
+    monkeypatch.setattr(recompute_service, "_run_pending_now", real_run)
+    assert run_pending(session_factory, rest_factor=1.0, max_rest=30.0) is None
+    assert run_pending(session_factory) is not None  # the request of paced-3, during the rest
+    with session_scope(session_factory) as s:
+        assert pending_from(s) is None
+    owe("paced-4")
+    now[0] += 30_000 - 1
+    assert run_pending(session_factory, rest_factor=1.0, max_rest=30.0) is None
+    now[0] += 2
+    assert run_pending(session_factory, rest_factor=1.0, max_rest=30.0) is not None
+    with session_scope(session_factory) as s:
+        assert pending_from(s) is None

@@ -12,7 +12,10 @@ def result_bounds(session: Session) -> tuple[str | None, str | None]:
     """The first and last month with stored results. Two separate aggregates: SQLite answers
     a lone min() or max() from the month index in microseconds, but scans the whole table
     when both share one SELECT."""
-    R = MonthResultRow
-    first = select(func.min(R.month)).scalar_subquery()
-    last = select(func.max(R.month)).scalar_subquery()
-    return tuple(session.execute(select(first, last)).one())  # type: ignore[return-value]
+    session.flush()
+    return tuple(session.connection().execute(_BOUNDS).one())  # type: ignore[return-value]
+
+
+_BOUNDS = select(  # built once: run through Core, it skips the ORM's compile step
+    select(func.min(MonthResultRow.month)).scalar_subquery(), select(func.max(MonthResultRow.month)).scalar_subquery()
+)
