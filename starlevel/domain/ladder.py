@@ -862,10 +862,9 @@ def _result_factory() -> Callable[..., MonthResult]:
     return ns["make"]  # type: ignore[no-any-return]
 
 
-_make_result = _result_factory()
 #: MonthResult's positional constructor without the frozen dataclass's per-field checks:
-#: arguments in the order of :func:`_result_factory` (for readers of many stored rows).
-make_result: Callable[..., MonthResult] = _make_result
+#: arguments in the order of :func:`_result_factory` (the engine, and readers of many stored rows).
+make_result: Callable[..., MonthResult] = _result_factory()
 _TRIGGER_RULES = {
     (True, "red_line"): "demote_red_line",
     (True, "floor"): "demote_floor",
@@ -1091,7 +1090,7 @@ def _run(
     empty_ev = MonthEvidence()
     results: list[Any] = []
     out = results.append
-    make = _make_result
+    make = make_result
     trigger_rules = _TRIGGER_RULES
     rule_event = RULE_EVENT
 

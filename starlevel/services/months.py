@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -181,12 +182,12 @@ class ClosePlan:
     def total_difference(self) -> Decimal | None:
         return None if self.total_before is None else self.total_after - self.total_before
 
-    @property
+    @cached_property
     def incomplete_ids(self) -> frozenset[str]:
         """The agents with at least one incomplete month: each needs HR's confirmation."""
         return frozenset(a.agent_id for a in self.incomplete)
 
-    @property
+    @cached_property
     def incomplete_key(self) -> str:
         """Names exactly this list of incomplete agent-months: HR's "confirm them all" carries
         it, so that the confirmation covers what HR was shown and nothing that came since."""

@@ -22,12 +22,12 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Row, String, Text, bindparam, case, cast, delete, func, literal, select, text, type_coerce, update
+from sqlalchemy import Engine, Row, Text, bindparam, case, cast, delete, func, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent as AgentRow
-from starlevel.db.queries import result_bounds
+from starlevel.db.queries import core_connection, result_bounds
 from starlevel.db.models import (
     HrDecisionRow,
     IdCounter,
@@ -65,13 +65,6 @@ class RecomputeStats:
 
 # ---------------------------------------------------------------- loading inputs
 
-def _core(session: Session) -> Any:
-    """The session's connection, for a statement built once and run through Core (no ORM
-    compile step), after flushing what the session holds, as ``session.execute`` would."""
-    session.flush()
-    return session.connection()
-
-
 _AGENT_COLUMNS = (AgentRow.agent_id, AgentRow.name, AgentRow.track, AgentRow.team, AgentRow.hired_on,
                   AgentRow.left_on, AgentRow.initial_level, AgentRow.probation_months)
 _AGENTS = select(*_AGENT_COLUMNS).order_by(AgentRow.agent_id)
@@ -86,16 +79,16 @@ _LAST_DATA = select(
 
 
 def load_agents(session: Session) -> list[Agent]:
-    return [Agent(*r) for r in _core(session).execute(_AGENTS)]
+    return [Agent(*r) for r in core_connection(session).execute(_AGENTS)]
 
 
 def load_agent(session: Session, agent_id: str) -> Agent | None:
-    row = _core(session).execute(_AGENT, {"agent_id": agent_id}).first()
+    row = core_connection(session).execute(_AGENT, {"agent_id": agent_id}).first()
     return None if row is None else Agent(*row)
 
 
 def last_data_month(session: Session) -> str | None:
-    found = [m for m in _core(session).execute(_LAST_DATA).one() if m]
+    found = [m for m in core_connection(session).execute(_LAST_DATA).one() if m]
     return max(found) if found else None
 
 
@@ -144,13 +137,14 @@ def _defect_cases(rb: Rulebook):  # type: ignore[no-untyped-def]
     return deduction, is_error
 
 
-def _live_in_range(first: str, last: str, agent_id: str | None, whole: bool = False) -> list[Any]:
-    """Live inspections of the range. Over everything, no month bounds: SQLite then groups
-    along the (agent_id, month) index instead of sorting what the month index returns."""
+def _live_in_range(first: Any, last: Any, agent_id: Any | None, whole: bool = False) -> list[Any]:
+    """Live inspections of the range (values, or bound parameters). Over everything, no month
+    bounds: SQLite then groups along the (agent_id, month) index instead of sorting what the
+    month index returns."""
     return [
         Inspection.voided_at.is_(None),
         *([] if whole else [Inspection.month >= first, Inspection.month <= last]),
-        *([Inspection.agent_id == agent_id] if agent_id else []),
+        *([Inspection.agent_id == agent_id] if agent_id is not None else []),
     ]
 
 
@@ -166,7 +160,8 @@ class EvidenceStatements:
     base: int  # the inspection base in hundredths
 
     def params(self, first: str, last: str, agent_id: str | None, whole: bool) -> dict[str, str]:
-        return {**({} if whole else {"first": first, "last": last}), **({"agent_id": agent_id} if agent_id else {})}
+        return {**({} if whole else {"first": first, "last": last}),
+                **({"agent_id": agent_id} if agent_id is not None else {})}
 
 
 # Per parsed rulebook and shape (rulebooks are parsed once per process). A statement built
@@ -191,11 +186,7 @@ def evidence_statements(rb: Rulebook, *, whole: bool = False, one_agent: bool = 
     if cached is not None and cached[0] is rb:
         return cached[1]
     deduction, is_error = _defect_cases(rb)
-    live = [
-        Inspection.voided_at.is_(None),
-        *([] if whole else [Inspection.month >= bindparam("first"), Inspection.month <= bindparam("last")]),
-        *([Inspection.agent_id == bindparam("agent_id")] if one_agent else []),
-    ]
+    live = _live_in_range(bindparam("first"), bindparam("last"), bindparam("agent_id") if one_agent else None, whole)
     counts = select(Inspection.agent_id, Inspection.month, func.count()).where(*live).group_by(
         Inspection.agent_id, Inspection.month
     )
@@ -242,8 +233,7 @@ def load_evidence(
     evidence: dict[tuple[str, str], MonthEvidence] = {}
     spans = _version_ranges(rulebooks, start, end)
     whole = whole and len(spans) == 1
-    session.flush()  # Core below: what the session holds unflushed must be in the database
-    conn = session.connection()
+    conn = core_connection(session)
     for rb, first, last in spans:
         q = evidence_statements(rb, whole=whole, one_agent=agent_id is not None)
         params = q.params(first, last, agent_id, whole)
@@ -298,7 +288,7 @@ def load_metrics(
     # The JSON is read as text and parsed with orjson; equal decimal strings (most of
     # them repeat) share one Decimal.
     params = {"start": start, **({"end": end} if end else {}), **({"agent_id": agent_id} if agent_id else {})}
-    rows = _core(session).execute(_metrics_statement(bool(end), bool(agent_id)), params)
+    rows = core_connection(session).execute(_metrics_statement(bool(end), bool(agent_id)), params)
     loads = orjson.loads
     decimals: dict[str, Decimal] = {}
     out: dict[tuple[str, str], Metrics] = {}
@@ -328,7 +318,7 @@ _DECISIONS = {
 def load_decisions(session: Session, start: str, agent_id: str | None = None) -> dict[tuple[str, str], HrDecision]:
     """The newest live decision per agent-month."""
     params = {"start": start, **({"agent_id": agent_id} if agent_id else {})}
-    rows = _core(session).execute(_DECISIONS[agent_id is not None], params)
+    rows = core_connection(session).execute(_DECISIONS[agent_id is not None], params)
     return {(r[0], r[1]): HrDecision(*r) for r in rows}
 
 
@@ -406,8 +396,8 @@ def row_to_result(row: MonthResultRow | Row[Any] | Sequence[Any]) -> MonthResult
 
 
 _PRIOR_COLUMNS = (
-    "agent_id, month, rulebook_version, track, team, tenure, on_probation, complete, n_inspections, quality, {dims}, "
-    "composite, band, all_dimensions_pass, error_defects, complaints, red_line_codes, level, level_since, "
+    "agent_id, month, rulebook_version, track, team, tenure, on_probation, complete, n_inspections, {quality}, {dims}, "
+    "{composite}, band, all_dimensions_pass, error_defects, complaints, red_line_codes, level, level_since, "
     "below_floor, event, next_level, rule"
 )
 
@@ -428,12 +418,10 @@ def load_prior(
     conn = session.connection()
     pg = conn.dialect.name == "postgresql"
     ph = "%s" if pg else "?"
-    if pg:  # numeric columns as text, like SQLite's, so both parse the same way below
-        cols = _PRIOR_COLUMNS.replace("quality,", "quality::text,").replace("composite,", "composite::text,")
-        dims = "dimensions::text" if items else "NULL"
-    else:
-        cols, dims = _PRIOR_COLUMNS, ("dimensions" if items else "NULL")
-    sql = (f"SELECT {cols.format(dims=dims)} FROM month_results WHERE month >= {ph} AND month < {ph}"
+    as_text = "::text" if pg else ""  # PostgreSQL: numbers and JSON as text, as SQLite stores them
+    cols = _PRIOR_COLUMNS.format(quality=f"quality{as_text}", composite=f"composite{as_text}",
+                                 dims=f"dimensions{as_text}" if items else "NULL")
+    sql = (f"SELECT {cols} FROM month_results WHERE month >= {ph} AND month < {ph}"
            + (f" AND agent_id = {ph}" if agent_id else "") + " ORDER BY month")
     cursor = conn.connection.driver_connection.cursor()
     try:
@@ -444,7 +432,6 @@ def load_prior(
     loads = orjson.loads
     make = make_result
     decimals: dict[str, Decimal] = {}
-    no_dims: dict[str, Decimal] = {}
     prior: dict[str, list[MonthResult]] = {}
     for (aid, month, version, track, team, tenure, probation, complete, n, quality, dims_text, composite, band, ap,
          errs, complaints, red, level, since, below, event, next_level, rule) in rows:
@@ -460,7 +447,7 @@ def load_prior(
             composite = c
         result = make(
             aid, month, version, track, team, tenure, bool(probation), bool(complete), n, quality,
-            {k: Decimal(v) for k, v in loads(dims_text).items()} if dims_text and dims_text != "{}" else dict(no_dims),
+            {k: Decimal(v) for k, v in loads(dims_text).items()} if dims_text and dims_text != "{}" else {},
             composite, band, bool(ap), errs, complaints, tuple(c for c in red.split(";") if c) if red else (),
             level, since, below, event, next_level, rule, {}, None,
         )  # fmt: skip
@@ -786,7 +773,7 @@ def _plan_agent(session: Session, agent_id: str, start: str) -> _AgentPlan | str
     bounds = result_bounds(session)
     if me is None or not rulebooks or bounds[0] is None or any(rb.approval_required for rb in rulebooks):
         return start
-    first_hire, last_hire = _core(session).execute(_HIRE_RANGE).one()
+    first_hire, last_hire = core_connection(session).execute(_HIRE_RANGE).one()
     company_first = M.month_of(first_hire)
     company_end = max(M.month_of(last_hire), last) if last else M.month_of(last_hire)
     if (company_first, company_end) != (bounds[0], bounds[1]):
@@ -805,7 +792,7 @@ def _plan_agent(session: Session, agent_id: str, start: str) -> _AgentPlan | str
         start=None if start == hire else start, prior=prior,
     )
     new = [r for r in new if r.month <= end]
-    old = _core(session).execute(_AGENT_STEPS, {"agent_id": agent_id, "start": start}).all()
+    old = core_connection(session).execute(_AGENT_STEPS, {"agent_id": agent_id, "start": start}).all()
     same_steps = [(o.month, o.level, o.next_level) for o in old] == [(r.month, r.level, r.next_level) for r in new]
     near_quota = any(o.event in QUOTA_EVENTS for o in old) or any(r.event in QUOTA_EVENTS for r in new)
     if not same_steps or near_quota:
