@@ -175,6 +175,7 @@ def recompute(c: Context, start: str | None) -> None:
         return
     click.echo(
         f"evaluated {stats.start}…{stats.end}: {stats.results} agent-months in {stats.seconds:.2f}s"
+        + (f" ({stats.processes} processes)" if stats.processes > 1 else "")
     )
 
 

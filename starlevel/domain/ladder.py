@@ -168,6 +168,16 @@ def prior_months_needed(rulebooks: Sequence[Rulebook]) -> int:
     return max([1] + [rb.history_months for rb in rulebooks])
 
 
+def agents_independent(rulebooks: Sequence[Rulebook], first: Month, last: Month) -> bool:
+    """Whether each agent's results of the months ``first`` .. ``last`` depend on its own
+    inputs (and its own earlier results) only, so that evaluating any split of the agents
+    and putting the results together gives the evaluation of all of them. True when every
+    version in force in those months reads stars directly off the month's figures; a ladder
+    ranks each month's eligible agents together (for its quotas, and in every explanation)."""
+    return all(rulebook_for(rulebooks, from_index(i)).is_direct
+               for i in range(month_index(first), month_index(last) + 1))
+
+
 def prior_items_needed(rulebooks: Sequence[Rulebook]) -> bool:
     """Whether ``prior`` must carry item scores (``dimensions``): a promotion with an item
     floor reads the lowest item of every month of its window."""

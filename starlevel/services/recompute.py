@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import marshal
+import os
 import threading
 import time
 from datetime import timedelta
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -39,10 +41,10 @@ from starlevel.db.models import (
     utcnow,
 )
 from starlevel.domain import months as M
-from starlevel.domain.ladder import evaluate, evaluated_months, make_result, prior_items_needed, prior_months_needed
+from starlevel.domain.ladder import agents_independent, evaluate, evaluated_months, make_result, prior_items_needed, prior_months_needed
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
 from starlevel.domain.rulebook import Rulebook
-from starlevel.services import locks, results_stamp
+from starlevel.services import forked, locks, results_stamp
 from starlevel.services import months as month_service
 from starlevel.services import rulebooks as rulebook_store
 
@@ -61,6 +63,7 @@ class RecomputeStats:
     results: int
     seconds: float
     phases: dict[str, float]
+    processes: int = 1  # this one, and the children that evaluated for it
 
 
 # ---------------------------------------------------------------- loading inputs
@@ -549,6 +552,12 @@ class _Plan:
     months: int
     rulebooks: list[Rulebook]
     chunks: Iterator[list[MonthResult]]
+    # The same evaluation with the monthly inputs from elsewhere (a mapping of every month
+    # from ``start``, loaded beforehand: the forked evaluation reads no database), with
+    # the phases counted in another dict, and of some of the agents only (where
+    # ladder.agents_independent allows it).
+    chunks_with: Callable[..., Iterator[list[MonthResult]]]
+    agents: Sequence[Agent] = ()
 
 
 def _plan(session: Session, start: str | None, phases: dict[str, float]) -> _Plan:
@@ -560,7 +569,7 @@ def _plan(session: Session, start: str | None, phases: dict[str, float]) -> _Pla
     last = last_data_month(session)
     evaluated = evaluated_months(agents, last)
     if not evaluated:
-        return _Plan(None, None, None, 0, rulebooks, iter(()))
+        return _Plan(None, None, None, 0, rulebooks, iter(()), _no_chunks)
     first, end = evaluated[0], evaluated[-1]
     stored_end = result_bounds(session)[1]
     if start is not None and stored_end is not None and start > M.add_months(stored_end, 1):
@@ -571,7 +580,7 @@ def _plan(session: Session, start: str | None, phases: dict[str, float]) -> _Pla
         prior: dict[str, list[MonthResult]] = {}
     else:
         if start > end:
-            return _Plan(start, end, first, 0, rulebooks, iter(()))
+            return _Plan(start, end, first, 0, rulebooks, iter(()), _no_chunks)
         prior = load_prior(session, start, prior_months_needed(rulebooks) + 1, items=prior_items_needed(rulebooks))
     phases["load_static"] = time.perf_counter() - t0
     decisions = load_decisions(session, start)
@@ -579,17 +588,30 @@ def _plan(session: Session, start: str | None, phases: dict[str, float]) -> _Pla
     evidence = load_evidence(session, rulebooks, start, end, whole=start == first)
     phases["aggregate_inspections"] = time.perf_counter() - t
     months = len([m for m in evaluated if m >= start])
+
+    def chunks_with(
+        metrics_of: Callable[[str, str], Mapping[tuple[str, str], Metrics]], phases: dict[str, float] = phases,
+        some: Sequence[Agent] = agents,
+    ) -> Iterator[list[MonthResult]]:
+        return _chunks(metrics_of, list(some), evidence, decisions, rulebooks, prior, first, start, end, last, phases)
+
     return _Plan(start, end, first, months, rulebooks,
-                 _chunks(session, agents, evidence, decisions, rulebooks, prior, first, start, end, last, phases))
+                 chunks_with(lambda a, b: load_metrics(session, a, end=b)), chunks_with, agents)
+
+
+def _no_chunks(*_args: Any, **_kwargs: Any) -> Iterator[list[MonthResult]]:
+    return iter(())
 
 
 def _chunks(
-    session: Session, agents: list[Agent], evidence: dict[tuple[str, str], MonthEvidence],
-    decisions: dict[tuple[str, str], HrDecision], rulebooks: list[Rulebook], prior: dict[str, list[MonthResult]],
-    first: str, start: str, end: str, last: str | None, phases: dict[str, float],
+    metrics_of: Callable[[str, str], Mapping[tuple[str, str], Metrics]], agents: list[Agent],
+    evidence: dict[tuple[str, str], MonthEvidence], decisions: dict[tuple[str, str], HrDecision],
+    rulebooks: list[Rulebook], prior: dict[str, list[MonthResult]], first: str, start: str, end: str,
+    last: str | None, phases: dict[str, float],
 ) -> Iterator[list[MonthResult]]:
     """Evaluate a few months at a time, so memory holds one chunk of results. Exact,
-    because the ladder is causal: each chunk resumes from the results before it."""
+    because the ladder is causal: each chunk resumes from the results before it.
+    ``metrics_of(first, last)``: the monthly inputs of a chunk's months (it may hold more)."""
     keep = prior_months_needed(rulebooks) + 1
     hire_months = [M.month_of(a.hired_on) for a in agents]
     phases.setdefault("load_metrics", 0.0)
@@ -600,7 +622,7 @@ def _chunks(
         # Metrics are loaded a chunk at a time; the inspection aggregate is compact and
         # cheapest in one pass, so it was computed once by _plan.
         t = time.perf_counter()
-        metrics = load_metrics(session, chunk_start, end=chunk_end)
+        metrics = metrics_of(chunk_start, chunk_end)
         phases["load_metrics"] += time.perf_counter() - t
         t = time.perf_counter()
         # Agents hired after the chunk are not active in it; leaving them out also keeps
@@ -692,17 +714,84 @@ def _secondary_indexes_rebuilt(session: Session) -> Iterator[None]:
         conn.execute(text(sql))
 
 
-def recompute(session: Session, *, start: str | None = None, only_changed: bool = False) -> RecomputeStats:
+def recompute(
+    session: Session, *, start: str | None = None, only_changed: bool = False, processes: int | None = None
+) -> RecomputeStats:
     """Re-evaluate from ``start`` (None: everything). The caller commits.
 
     Closed months are never re-evaluated: ``start`` moves past them (services.months).
     ``only_changed`` (PostgreSQL, a few months): rewrite only the rows that differ from the
-    evaluation, as the deferred runs do (see :func:`_rewrite_changed_pg`)."""
+    evaluation, as the deferred runs do (see :func:`_rewrite_changed_pg`).
+    ``processes``: 2 evaluates in a forked child while this process writes (see
+    :mod:`starlevel.services.forked`), 1 evaluates here; None chooses 2 for a large run in
+    a single-threaded process (the command line, the background worker's process)."""
     with gc_paused():
-        return _recompute(session, start, only_changed)
+        return _recompute(session, start, only_changed, processes)
 
 
-def _recompute(session: Session, start: str | None, only_changed: bool) -> RecomputeStats:
+# A run of fewer agent-months than this is evaluated in process: forking and handing the
+# rows over would cost more than the overlap saves.
+FORK_MIN_AGENT_MONTHS = 20_000
+
+
+def _fork_pays(plan: _Plan, processes: int | None) -> bool:
+    if processes is None:
+        return len(plan.agents) * plan.months >= FORK_MIN_AGENT_MONTHS and forked.can_fork()
+    return processes > 1 and hasattr(os, "fork")
+
+
+def _forked_rows(session: Session, plan: _Plan, phases: dict[str, float]) -> contextlib.AbstractContextManager[Iterator[bytes]]:
+    """Start the evaluation of ``plan`` in forked children, which hand back row tuples
+    ready to insert, INSERT_CHUNK at a time (marshalled): one child for all agents, or, where agents do
+    not depend on each other, two for half of them each. The monthly inputs of the whole
+    range are read here first (the children read no database; by this transaction's reads
+    they see exactly what an in-process evaluation would)."""
+    assert plan.start is not None and plan.end is not None
+    t = time.perf_counter()
+    metrics = load_metrics(session, plan.start, end=plan.end)
+    phases["load_metrics"] = time.perf_counter() - t
+    agents = plan.agents
+    parts = [agents]
+    if len(agents) > 1 and agents_independent(plan.rulebooks, plan.start, plan.end):
+        half = len(agents) // 2  # agents are in id order: each child's rows stay in key order
+        parts = [agents[:half], agents[half:]]
+    phases["children"] = float(len(parts))
+
+    def producer(some: Sequence[Agent]) -> Callable[[dict[str, float]], Iterator[bytes]]:
+        def produce(child_phases: dict[str, float]) -> Iterator[bytes]:
+            graders = _graders(plan.rulebooks)
+            child_phases["to_rows"] = 0.0
+            for results in plan.chunks_with(lambda _a, _b: metrics, child_phases, some):
+                t = time.perf_counter()
+                # Decimals as text on both databases (COPY reads text anyway), so that a
+                # batch is plain str, int, bool and None: marshal packs those several times
+                # faster than pickle.
+                rows = [result_values(r, graders[r.rulebook_version], True) for r in results]
+                del results
+                batches = [marshal.dumps(rows[i:i + INSERT_CHUNK]) for i in range(0, len(rows), INSERT_CHUNK)]
+                del rows
+                child_phases["to_rows"] += time.perf_counter() - t
+                yield from batches
+        return produce
+
+    return forked.batches_from_children([producer(some) for some in parts], phases)
+
+
+def _write_from_child(session: Session, batches: Iterator[bytes], phases: dict[str, float]) -> int:
+    written = 0
+    phases["wait_for_child"] = 0.0
+    while True:
+        t = time.perf_counter()
+        batch = next(batches, None)
+        phases["wait_for_child"] += time.perf_counter() - t
+        if batch is None:
+            return written
+        t = time.perf_counter()
+        written += _insert_rows(session, marshal.loads(batch))
+        phases["write_results"] += time.perf_counter() - t
+
+
+def _recompute(session: Session, start: str | None, only_changed: bool, processes: int | None) -> RecomputeStats:
     t0 = time.perf_counter()
     phases: dict[str, float] = {}
     locks.results_exclusive(session)
@@ -719,7 +808,12 @@ def _recompute(session: Session, start: str | None, only_changed: bool) -> Recom
         session.execute(delete(MonthResultRow).where(MonthResultRow.month >= plan.start))
         return RecomputeStats(plan.start, plan.end, 0, 0, time.perf_counter() - t0, phases)
     whole = plan.start == plan.first
-    with _secondary_indexes_rebuilt(session) if whole else contextlib.nullcontext():
+    with contextlib.ExitStack() as stack:
+        # The child evaluates while this process deletes the old rows and writes.
+        rows_in_child = (stack.enter_context(_forked_rows(session, plan, phases))
+                         if _fork_pays(plan, processes) else None)
+        if whole:
+            stack.enter_context(_secondary_indexes_rebuilt(session))
         t = time.perf_counter()
         if whole:
             session.execute(delete(MonthResultRow))
@@ -728,15 +822,19 @@ def _recompute(session: Session, start: str | None, only_changed: bool) -> Recom
         phases["delete_old"] = time.perf_counter() - t
         phases["write_results"] = 0.0
         written = 0
-        for results in plan.chunks:
-            t = time.perf_counter()
-            written += _write(session, results, plan.rulebooks)
-            phases["write_results"] += time.perf_counter() - t
-            del results  # else this chunk stays alive while the next one is evaluated
+        if rows_in_child is not None:
+            written = _write_from_child(session, rows_in_child, phases)
+        else:
+            for results in plan.chunks:
+                t = time.perf_counter()
+                written += _write(session, results, plan.rulebooks)
+                phases["write_results"] += time.perf_counter() - t
+                del results  # else this chunk stays alive while the next one is evaluated
         t = time.perf_counter()
     if whole:
         phases["indexes"] = time.perf_counter() - t
-    return RecomputeStats(plan.start, plan.end, plan.months, written, time.perf_counter() - t0, phases)
+    processes = 1 + int(phases.pop("children", 0))
+    return RecomputeStats(plan.start, plan.end, plan.months, written, time.perf_counter() - t0, phases, processes)
 
 
 # ---------------------------------------------------------------- one agent's change
