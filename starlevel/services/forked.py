@@ -33,7 +33,7 @@ from typing import Any
 # Batches the child may run ahead of the writer. A chunk of 12 months at 10,000 agents is
 # about 24 batches of 5,000 rows: the child can hand over a whole chunk and go on with the
 # next while the writer catches up (a few hundred MB at most, in the child).
-QUEUE_BATCHES = 32
+QUEUE_BATCHES = 16
 POLL_SECONDS = 0.5
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 

@@ -470,17 +470,35 @@ def _dumps(value: Any) -> str:
 
 def result_values(r: MonthResult, pay_grade_of: Callable[[int], str], text_decimals: bool) -> tuple[Any, ...]:
     """One result as a row tuple in RESULT_COLUMNS order, values as the columns store them
-    (decimals as text on SQLite, JSON encoded). Same content as :func:`result_to_row`."""
+    (decimals as text on SQLite, JSON encoded). Same content as :func:`result_to_row`.
+    Written out field by field: a full recompute turns 440,000 results into rows."""
     pay = r.pay
-    dec: Callable[[Any], Any] = (lambda v: None if v is None else str(v)) if text_decimals else (lambda v: v)
+    quality = r.quality
+    composite = r.composite
+    if text_decimals:
+        if quality is not None:
+            quality = str(quality)
+        if composite is not None:
+            composite = str(composite)
+    dims = r.dimensions
+    if pay is None:
+        grade = pay_grade_of(r.level)
+        fixed = coefficient = performance = allowance = total = None
+    else:
+        grade = pay.pay_grade
+        fixed, coefficient, performance, allowance, total = (
+            pay.fixed, pay.coefficient, pay.performance, pay.allowance, pay.total)
+        if text_decimals:
+            fixed = None if fixed is None else str(fixed)
+            coefficient = None if coefficient is None else str(coefficient)
+            performance = None if performance is None else str(performance)
+            allowance = None if allowance is None else str(allowance)
+            total = None if total is None else str(total)
     return (
         r.agent_id, r.month, r.rulebook_version, r.track, r.team, r.tenure, r.on_probation, r.complete,
-        r.n_inspections, dec(r.quality), _dumps({k: str(v) for k, v in r.dimensions.items()}), dec(r.composite),
-        r.band, r.all_dimensions_pass, r.error_defects, r.complaints, ";".join(r.red_line_codes), r.level,
-        r.level_since, r.below_floor, r.event, r.next_level, r.rule, _dumps(r.explanation),
-        pay.pay_grade if pay else pay_grade_of(r.level),
-        dec(pay.fixed) if pay else None, dec(pay.coefficient) if pay else None,
-        dec(pay.performance) if pay else None, dec(pay.allowance) if pay else None, dec(pay.total) if pay else None,
+        r.n_inspections, quality, _dumps({k: str(v) for k, v in dims.items()}) if dims else "{}", composite, r.band, r.all_dimensions_pass,
+        r.error_defects, r.complaints, ";".join(r.red_line_codes), r.level, r.level_since, r.below_floor, r.event,
+        r.next_level, r.rule, _dumps(r.explanation), grade, fixed, coefficient, performance, allowance, total,
     )
 
 
@@ -591,9 +609,10 @@ def _plan(session: Session, start: str | None, phases: dict[str, float]) -> _Pla
 
     def chunks_with(
         metrics_of: Callable[[str, str], Mapping[tuple[str, str], Metrics]], phases: dict[str, float] = phases,
-        some: Sequence[Agent] = agents,
+        some: Sequence[Agent] = agents, months_per_chunk: int | None = None,
     ) -> Iterator[list[MonthResult]]:
-        return _chunks(metrics_of, list(some), evidence, decisions, rulebooks, prior, first, start, end, last, phases)
+        return _chunks(metrics_of, list(some), evidence, decisions, rulebooks, prior, first, start, end, last, phases,
+                       months_per_chunk or CHUNK_MONTHS)
 
     return _Plan(start, end, first, months, rulebooks,
                  chunks_with(lambda a, b: load_metrics(session, a, end=b)), chunks_with, agents)
@@ -607,7 +626,7 @@ def _chunks(
     metrics_of: Callable[[str, str], Mapping[tuple[str, str], Metrics]], agents: list[Agent],
     evidence: dict[tuple[str, str], MonthEvidence], decisions: dict[tuple[str, str], HrDecision],
     rulebooks: list[Rulebook], prior: dict[str, list[MonthResult]], first: str, start: str, end: str,
-    last: str | None, phases: dict[str, float],
+    last: str | None, phases: dict[str, float], months_per_chunk: int,
 ) -> Iterator[list[MonthResult]]:
     """Evaluate a few months at a time, so memory holds one chunk of results. Exact,
     because the ladder is causal: each chunk resumes from the results before it.
@@ -618,7 +637,7 @@ def _chunks(
     phases.setdefault("ladder", 0.0)
     chunk_start = start
     while chunk_start <= end:
-        chunk_end = min(end, M.add_months(chunk_start, CHUNK_MONTHS - 1))
+        chunk_end = min(end, M.add_months(chunk_start, months_per_chunk - 1))
         # Metrics are loaded a chunk at a time; the inspection aggregate is compact and
         # cheapest in one pass, so it was computed once by _plan.
         t = time.perf_counter()
@@ -732,6 +751,10 @@ def recompute(
 # A run of fewer agent-months than this is evaluated in process: forking and handing the
 # rows over would cost more than the overlap saves.
 FORK_MIN_AGENT_MONTHS = 20_000
+# A child evaluates fewer months at a time than a run in process: it holds the inputs this
+# process read besides its chunk (its pages are shared until touched), and its first rows
+# reach the writer sooner.
+FORKED_CHUNK_MONTHS = 6
 
 
 def _fork_pays(plan: _Plan, processes: int | None) -> bool:
@@ -761,17 +784,17 @@ def _forked_rows(session: Session, plan: _Plan, phases: dict[str, float]) -> con
         def produce(child_phases: dict[str, float]) -> Iterator[bytes]:
             graders = _graders(plan.rulebooks)
             child_phases["to_rows"] = 0.0
-            for results in plan.chunks_with(lambda _a, _b: metrics, child_phases, some):
-                t = time.perf_counter()
-                # Decimals as text on both databases (COPY reads text anyway), so that a
-                # batch is plain str, int, bool and None: marshal packs those several times
-                # faster than pickle.
-                rows = [result_values(r, graders[r.rulebook_version], True) for r in results]
+            for results in plan.chunks_with(lambda _a, _b: metrics, child_phases, some, FORKED_CHUNK_MONTHS):
+                for i in range(0, len(results), INSERT_CHUNK):
+                    t = time.perf_counter()
+                    # Decimals as text on both databases (COPY reads text anyway), so that a
+                    # batch is plain str, int, bool and None: marshal packs those several
+                    # times faster than pickle.
+                    batch = marshal.dumps([result_values(r, graders[r.rulebook_version], True)
+                                           for r in results[i:i + INSERT_CHUNK]])
+                    child_phases["to_rows"] += time.perf_counter() - t
+                    yield batch
                 del results
-                batches = [marshal.dumps(rows[i:i + INSERT_CHUNK]) for i in range(0, len(rows), INSERT_CHUNK)]
-                del rows
-                child_phases["to_rows"] += time.perf_counter() - t
-                yield from batches
         return produce
 
     return forked.batches_from_children([producer(some) for some in parts], phases)
