@@ -230,3 +230,23 @@ def _reaped_or_zombie(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return True
     return state == "Z"
+
+
+def test_the_children_see_what_this_transaction_has_not_committed_yet(session_factory):
+    """An import and its recompute are one transaction (the command line's import): the
+    children evaluate the inputs this process read, uncommitted rows included."""
+    data = _company(session_factory, direct_from=None)
+    agent = data.agents_csv.decode("utf-8").splitlines()[1].split(",")[0]
+    extra = ("inspection_id,agent_id,contact_on,channel,contact_ref,inspector,defect_codes\n"
+             + "".join(f"LATE{n},{agent},2026-03-1{n},chat,late-{n},qa,T3-01\n" for n in range(3))).encode()
+    results = []
+    for processes in (1, 2):
+        with session_factory() as s:
+            rb = rulebooks.current(s)
+            res = import_table(s, "inspections", extra, filename="late.csv", actor="t", rulebook=rb, today=TODAY)
+            recompute(s, start=res.first_affected_month, processes=processes)
+            results.append(snapshot(s))
+            s.rollback()  # the next round starts from the same committed state
+    assert results[0] == results[1]
+    march = [r for r in results[1] if r[0] == agent and r[1] == "2026-03"]
+    assert march and "T3-01" in march[0][16]  # the red line the import brought
