@@ -30,9 +30,9 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-# Batches the child may run ahead of the writer. A chunk of 12 months at 10,000 agents is
-# about 24 batches of 5,000 rows: the child can hand over a whole chunk and go on with the
-# next while the writer catches up (a few hundred MB at most, in the child).
+# Batches the children may run ahead of the writer: 16 of 5,000 rows (about 65 MB of
+# marshalled rows at 10,000 agents) let a child hand over most of a chunk of six months and
+# go on with the next while the writer catches up.
 QUEUE_BATCHES = 16
 POLL_SECONDS = 0.5
 PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -41,7 +41,9 @@ from starlevel.db.models import (
     utcnow,
 )
 from starlevel.domain import months as M
-from starlevel.domain.ladder import agents_independent, evaluate, evaluated_months, make_result, prior_items_needed, prior_months_needed
+from starlevel.domain.ladder import (
+    agents_independent, evaluate, evaluated_months, make_result, prior_items_needed, prior_months_needed,
+)
 from starlevel.domain.model import Agent, HrDecision, Metrics, MonthEvidence, MonthResult, Pay
 from starlevel.domain.rulebook import Rulebook
 from starlevel.services import forked, locks, results_stamp
@@ -496,8 +498,8 @@ def result_values(r: MonthResult, pay_grade_of: Callable[[int], str], text_decim
             total = None if total is None else str(total)
     return (
         r.agent_id, r.month, r.rulebook_version, r.track, r.team, r.tenure, r.on_probation, r.complete,
-        r.n_inspections, quality, _dumps({k: str(v) for k, v in dims.items()}) if dims else "{}", composite, r.band, r.all_dimensions_pass,
-        r.error_defects, r.complaints, ";".join(r.red_line_codes), r.level, r.level_since, r.below_floor, r.event,
+        r.n_inspections, quality, _dumps({k: str(v) for k, v in dims.items()}) if dims else "{}", composite,
+        r.band, r.all_dimensions_pass, r.error_defects, r.complaints, ";".join(r.red_line_codes), r.level, r.level_since, r.below_floor, r.event,
         r.next_level, r.rule, _dumps(r.explanation), grade, fixed, coefficient, performance, allowance, total,
     )
 
@@ -741,9 +743,10 @@ def recompute(
     Closed months are never re-evaluated: ``start`` moves past them (services.months).
     ``only_changed`` (PostgreSQL, a few months): rewrite only the rows that differ from the
     evaluation, as the deferred runs do (see :func:`_rewrite_changed_pg`).
-    ``processes``: 2 evaluates in a forked child while this process writes (see
-    :mod:`starlevel.services.forked`), 1 evaluates here; None chooses 2 for a large run in
-    a single-threaded process (the command line, the background worker's process)."""
+    ``processes``: 1 evaluates here; more lets forked children evaluate while this process
+    writes (one child for a ladder, two where agents do not depend on each other; see
+    :mod:`starlevel.services.forked`); None forks for a large run in a single-threaded
+    process (the command line, the background worker's process). The rows are the same."""
     with gc_paused():
         return _recompute(session, start, only_changed, processes)
 
@@ -763,10 +766,12 @@ def _fork_pays(plan: _Plan, processes: int | None) -> bool:
     return processes > 1 and hasattr(os, "fork")
 
 
-def _forked_rows(session: Session, plan: _Plan, phases: dict[str, float]) -> contextlib.AbstractContextManager[Iterator[bytes]]:
+def _forked_rows(
+    session: Session, plan: _Plan, phases: dict[str, float]
+) -> contextlib.AbstractContextManager[Iterator[bytes]]:
     """Start the evaluation of ``plan`` in forked children, which hand back row tuples
-    ready to insert, INSERT_CHUNK at a time (marshalled): one child for all agents, or, where agents do
-    not depend on each other, two for half of them each. The monthly inputs of the whole
+    ready to insert, INSERT_CHUNK at a time (marshalled): one child for all agents, or,
+    where agents do not depend on each other, two for half of them each. The monthly inputs of the whole
     range are read here first (the children read no database; by this transaction's reads
     they see exactly what an in-process evaluation would)."""
     assert plan.start is not None and plan.end is not None
