@@ -3,6 +3,7 @@
     .venv/bin/python bench/engine.py                      # 10,000 agents × 36 months on SQLite
     .venv/bin/python bench/engine.py --agents 2000 --months 24
     .venv/bin/python bench/engine.py --database-url postgresql://…
+    .venv/bin/python bench/engine.py --postgres       # on a throwaway PostgreSQL cluster it starts
     .venv/bin/python bench/engine.py --phase direct   # only the direct scheme, on a copy of the built database
 
 Each phase runs in its own process so that its peak memory (max RSS) is its own.
@@ -192,7 +193,15 @@ def main() -> None:
     p.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     p.add_argument("--start", default=None, help=argparse.SUPPRESS)
     p.add_argument("--processes", default="auto", help=argparse.SUPPRESS)
+    p.add_argument("--postgres", action="store_true", help="on a throwaway PostgreSQL cluster it starts and stops")
     args = p.parse_args()
+    if args.postgres and not args.phase:
+        cluster, args.url = _throwaway_postgres()
+        try:
+            _run_all(args)
+        finally:
+            cluster.stop()
+        return
     if args.url is None:
         db = OUT / f"bench-{args.agents}x{args.months}.sqlite3"
         args.url = f"sqlite:///{db}"
@@ -206,7 +215,34 @@ def main() -> None:
         result["children_max_rss_mb"] = round(_children_rss_mb(), 1)
         print(json.dumps(result))
         return
+    _run_all(args)
 
+
+def _throwaway_postgres():  # type: ignore[no-untyped-def]
+    """A PostgreSQL cluster in a temporary folder with an empty database; (cluster, url)."""
+    from sqlalchemy import text
+
+    from starlevel.db.engine import make_engine
+
+    sys.path.insert(0, str(HERE.parent))
+    from tests.pgcluster import Cluster, wait_ready
+
+    cluster = Cluster().start()
+    try:
+        wait_ready(cluster.url())
+        admin = make_engine(cluster.url(), pool=False).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("CREATE DATABASE bench"))
+        admin.dispose()
+    except BaseException:
+        cluster.stop()
+        raise
+    from starlevel.settings import normalise_database_url
+
+    return cluster, normalise_database_url(cluster.url("bench"))
+
+
+def _run_all(args: argparse.Namespace) -> None:
     OUT.mkdir(exist_ok=True)
     if args.url.startswith("sqlite:///"):
         for suffix in ("", "-wal", "-shm"):

@@ -153,6 +153,9 @@ def test_agent_combobox_works_from_the_keyboard(company, live_server, new_page, 
     page.locator("#agent-chosen", has_text="Bob Wu").wait_for()
     assert page.input_value("#agent_id") == "A002"
     assert page.locator("#inspection-form .error").count() == 0  # Enter picked; it did not submit
+    # The pick swapped the whole picker; htmx binds the new search box when the swap settles.
+    # A fill before that (a loaded machine) fires its one input event at an unbound box.
+    page.wait_for_function("() => !document.querySelector('.htmx-added, .htmx-settling, .htmx-request')")
     box = page.locator("#agent_q")
     box.fill("ann")
     page.locator(".agent-option").first.wait_for()
