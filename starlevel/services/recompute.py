@@ -771,9 +771,11 @@ def _forked_rows(
 ) -> contextlib.AbstractContextManager[Iterator[bytes]]:
     """Start the evaluation of ``plan`` in forked children, which hand back row tuples
     ready to insert, INSERT_CHUNK at a time (marshalled): one child for all agents, or,
-    where agents do not depend on each other, two for half of them each. The monthly inputs of the whole
-    range are read here first (the children read no database; by this transaction's reads
-    they see exactly what an in-process evaluation would)."""
+    where agents do not depend on each other, two for half of them each. The monthly inputs
+    of the whole range are read here first (the children read no database; by this
+    transaction's reads they see exactly what an in-process evaluation would). The number
+    of children goes into ``phases["children"]``, which _recompute turns into the stats'
+    ``processes``."""
     assert plan.start is not None and plan.end is not None
     t = time.perf_counter()
     metrics = load_metrics(session, plan.start, end=plan.end)
