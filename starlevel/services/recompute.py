@@ -499,8 +499,9 @@ def result_values(r: MonthResult, pay_grade_of: Callable[[int], str], text_decim
     return (
         r.agent_id, r.month, r.rulebook_version, r.track, r.team, r.tenure, r.on_probation, r.complete,
         r.n_inspections, quality, _dumps({k: str(v) for k, v in dims.items()}) if dims else "{}", composite,
-        r.band, r.all_dimensions_pass, r.error_defects, r.complaints, ";".join(r.red_line_codes), r.level, r.level_since, r.below_floor, r.event,
-        r.next_level, r.rule, _dumps(r.explanation), grade, fixed, coefficient, performance, allowance, total,
+        r.band, r.all_dimensions_pass, r.error_defects, r.complaints, ";".join(r.red_line_codes), r.level,
+        r.level_since, r.below_floor, r.event, r.next_level, r.rule, _dumps(r.explanation), grade, fixed,
+        coefficient, performance, allowance, total,
     )
 
 
@@ -766,26 +767,28 @@ def _fork_pays(plan: _Plan, processes: int | None) -> bool:
     return processes > 1 and hasattr(os, "fork")
 
 
+def _child_parts(plan: _Plan) -> list[Sequence[Agent]]:
+    """The agents each forked child evaluates: all of them in one, or, where agents do not
+    depend on each other, half of them in each of two."""
+    assert plan.start is not None and plan.end is not None
+    agents = plan.agents
+    if len(agents) > 1 and agents_independent(plan.rulebooks, plan.start, plan.end):
+        half = len(agents) // 2  # agents are in id order: each child's rows stay in key order
+        return [agents[:half], agents[half:]]
+    return [agents]
+
+
 def _forked_rows(
-    session: Session, plan: _Plan, phases: dict[str, float]
+    session: Session, plan: _Plan, parts: list[Sequence[Agent]], phases: dict[str, float]
 ) -> contextlib.AbstractContextManager[Iterator[bytes]]:
-    """Start the evaluation of ``plan`` in forked children, which hand back row tuples
-    ready to insert, INSERT_CHUNK at a time (marshalled): one child for all agents, or,
-    where agents do not depend on each other, two for half of them each. The monthly inputs
-    of the whole range are read here first (the children read no database; by this
-    transaction's reads they see exactly what an in-process evaluation would). The number
-    of children goes into ``phases["children"]``, which _recompute turns into the stats'
-    ``processes``."""
+    """Start the evaluation of ``plan`` in a forked child per part of the agents; they hand
+    back row tuples ready to insert, INSERT_CHUNK at a time (marshalled). The monthly
+    inputs of the whole range are read here first (the children read no database; by this
+    transaction's reads they see exactly what an in-process evaluation would)."""
     assert plan.start is not None and plan.end is not None
     t = time.perf_counter()
     metrics = load_metrics(session, plan.start, end=plan.end)
     phases["load_metrics"] = time.perf_counter() - t
-    agents = plan.agents
-    parts = [agents]
-    if len(agents) > 1 and agents_independent(plan.rulebooks, plan.start, plan.end):
-        half = len(agents) // 2  # agents are in id order: each child's rows stay in key order
-        parts = [agents[:half], agents[half:]]
-    phases["children"] = float(len(parts))
 
     def producer(some: Sequence[Agent]) -> Callable[[dict[str, float]], Iterator[bytes]]:
         def produce(child_phases: dict[str, float]) -> Iterator[bytes]:
@@ -839,9 +842,9 @@ def _recompute(session: Session, start: str | None, only_changed: bool, processe
         return RecomputeStats(plan.start, plan.end, 0, 0, time.perf_counter() - t0, phases)
     whole = plan.start == plan.first
     with contextlib.ExitStack() as stack:
-        # The child evaluates while this process deletes the old rows and writes.
-        rows_in_child = (stack.enter_context(_forked_rows(session, plan, phases))
-                         if _fork_pays(plan, processes) else None)
+        # The children evaluate while this process deletes the old rows and writes.
+        parts = _child_parts(plan) if _fork_pays(plan, processes) else []
+        rows_in_child = stack.enter_context(_forked_rows(session, plan, parts, phases)) if parts else None
         if whole:
             stack.enter_context(_secondary_indexes_rebuilt(session))
         t = time.perf_counter()
@@ -863,8 +866,8 @@ def _recompute(session: Session, start: str | None, only_changed: bool, processe
         t = time.perf_counter()
     if whole:
         phases["indexes"] = time.perf_counter() - t
-    processes = 1 + int(phases.pop("children", 0))
-    return RecomputeStats(plan.start, plan.end, plan.months, written, time.perf_counter() - t0, phases, processes)
+    return RecomputeStats(plan.start, plan.end, plan.months, written, time.perf_counter() - t0, phases,
+                          1 + len(parts))
 
 
 # ---------------------------------------------------------------- one agent's change
