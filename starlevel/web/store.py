@@ -14,6 +14,7 @@ from litestar.types import Empty, Message, ScopeSession
 from litestar.utils.dataclass import extract_dataclass_items
 from sqlalchemy import Engine, bindparam, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.schema import CreateTable
 
 from starlevel.db.models import SessionRow
 
@@ -34,7 +35,11 @@ def sessions_engine_url(database_url: str) -> str | None:
 
 
 def prepare_sessions_database(engine: Engine) -> None:
-    SessionRow.__table__.create(engine, checkfirst=True)
+    """Create the sessions table if the file lacks it. Several server processes start at
+    once on a new database: a check followed by a create would let two of them both find no
+    table and one fail on "already exists", so the check is the statement's own."""
+    with engine.begin() as conn:
+        conn.execute(CreateTable(SessionRow.__table__, if_not_exists=True))
 
 
 _SESSION_BY_KEY = select(SessionRow.value, SessionRow.expires_at).where(SessionRow.key == bindparam("key"))

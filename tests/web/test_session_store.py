@@ -77,3 +77,37 @@ def test_a_signed_in_page_view_stores_nothing(client, session_factory, monkeypat
     client.post("/logout", data={"_csrf_token": client.cookies["csrftoken"]})
     assert sign_in(client, "ann", "ann-pass-12").status_code == 302
     assert len(stored) == 1
+
+
+def test_server_processes_starting_together_all_prepare_the_sessions_file(tmp_path):
+    """`serve --workers N` on a new database: every process prepares the sessions file at
+    once. None may fail because another created the table between its check and its
+    create (it did: "table web_sessions already exists" in one worker of two)."""
+    import threading
+
+    from sqlalchemy import create_engine, inspect
+
+    from starlevel.web.store import prepare_sessions_database
+
+    for round_ in range(15):
+        url = f"sqlite:///{tmp_path / f'r{round_}.sqlite3'}-sessions"
+        engines = [create_engine(url) for _ in range(4)]
+        gate = threading.Barrier(len(engines))
+        failures: list[BaseException] = []
+
+        def start(engine) -> None:  # type: ignore[no-untyped-def]
+            gate.wait()
+            try:
+                prepare_sessions_database(engine)
+            except BaseException as e:  # noqa: BLE001 - collected and asserted below
+                failures.append(e)
+
+        threads = [threading.Thread(target=start, args=(e,)) for e in engines]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == [], f"round {round_}: {failures[0]!r}"
+        assert inspect(engines[0]).has_table("web_sessions")
+        for e in engines:
+            e.dispose()
