@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -69,6 +70,11 @@ def _bad_request(request: Request[Any, Any, Any], exc: Exception) -> Response[An
     return render(request, "errors/400.html", status_code=400)  # type: ignore[return-value]
 
 
+def _template_reload(debug: bool, engine: JinjaTemplateEngine) -> None:
+    """Jinja checks each template file's time on every render unless told not to."""
+    engine.engine.auto_reload = debug
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.database_url)
@@ -119,7 +125,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[worker.start],
         on_shutdown=[worker.stop, on_shutdown],
         plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), StarLevelCLIPlugin()],
-        template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine),
+        # Templates change only with a new release: no file checks per render outside debug.
+        template_config=TemplateConfig(directory=templates_dir(), engine=JinjaTemplateEngine,
+                                       engine_callback=partial(_template_reload, settings.debug)),
         csrf_config=CSRFConfig(
             secret=settings.secret_key, cookie_secure=settings.secure_cookies, cookie_samesite="lax",
             exclude=["^/health"],

@@ -43,11 +43,15 @@ def _notices(request: Request[Any, Any, Any]) -> Any:
 
 
 def _pending_and_notices(request: Request[Any, Any, Any], session: Session) -> bool:
-    from starlevel.web.disputes import notices
+    from starlevel.services.disputes import Notices, navigation
 
-    pending = pending_from(session) is not None
-    notices(request, session)  # the navigation asks for them next: same connection
-    return pending
+    user = request.scope["user"]
+    cached = request.scope.get("_starlevel_notices")
+    if isinstance(cached, Notices):
+        return pending_from(session) is not None
+    pending, found = navigation(session, role=user.role, username=user.username, agent_id=user.agent_id)
+    request.scope["_starlevel_notices"] = found  # type: ignore[typeddict-unknown-key]  # the navigation's counts
+    return pending is not None
 
 
 def figures_updating(request: Request[Any, Any, Any]) -> bool:

@@ -183,3 +183,44 @@ def test_month_close_waits_for_disputes_and_ends_them(company) -> None:  # type:
         with pytest.raises(svc.DisputeError) as esc:
             svc.escalate(s, dispute_id, agent_id="A001", actor="ann")
         assert esc.value.problem.key == "month.closed"
+
+
+def test_navigation_reads_pending_figures_and_counts_in_one_statement(company) -> None:  # type: ignore[no-untyped-def]
+    """Every signed-in page asks this once: the month figures are owed from, and its counts."""
+    from sqlalchemy import event, func
+
+    from starlevel.db.models import Dispute, RecomputeRequest, utcnow
+
+    with session_scope(company) as s:
+        iid = _defect(s, "A002").inspection_id
+        svc.file(s, agent_id="A002", actor="bob", reason="not me", inspection_id=iid)
+    with session_scope(company) as s:
+        svc.decide(s, s.scalar(select(Dispute.id)), outcome="rejected", note="heard it", actor="qa2", role="inspector")
+    with session_scope(company) as s:
+        s.add(RecomputeRequest(from_month="2025-05", reason="test"))
+        s.add(RecomputeRequest(from_month="2025-03", reason="done already", done_at=utcnow()))
+    engine = company.kw["bind"]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *rest) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with company() as s:
+            today = s.scalar(select(func.max(Inspection.created_at))).date()
+            unseen = svc.unseen_count(s, "A002", today=today)
+            statements.clear()
+            pending, found = svc.navigation(s, role="agent", username="bob", agent_id="A002", today=today)
+            assert len(statements) == 1
+            assert pending == "2025-05" and found.decided == 1 and found.unseen == unseen > 0
+            assert svc.navigation(s, role="inspector", username="qa", agent_id=None, today=today) == (
+                "2025-05", svc.Notices())
+            assert svc.navigation(s, role="hr", username="hr", agent_id=None, today=today)[1].escalated == 0
+            assert svc.navigation(s, role="admin", username="admin", agent_id=None, today=today) == (
+                "2025-05", svc.Notices())
+            # Long after the inspections were saved none of them is new any more.
+            later = svc.navigation(s, role="agent", username="bob", agent_id="A002", today=today + timedelta(days=90))
+            assert later[1].unseen == 0
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
