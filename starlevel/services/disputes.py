@@ -30,11 +30,12 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
-from starlevel.db.models import Agent, Dispute, Inspection, InspectionAck, InspectionDefect, RecomputeRequest, utcnow
+from starlevel.db.models import Agent, Dispute, Inspection, InspectionAck, InspectionDefect, utcnow
 from starlevel.domain import disputes as rules
 from starlevel.domain.months import is_month
 from starlevel.services import audit, inspections, months, rulebooks
 from starlevel.services.inspections import Problem
+from starlevel.services.recompute import PENDING_FROM
 
 __all__ = [
     "DisputeError",
@@ -452,8 +453,7 @@ def _count(*where: Any) -> Any:
     return select(func.count()).select_from(Dispute).where(*where).scalar_subquery()
 
 
-_PENDING_FROM = select(func.min(RecomputeRequest.from_month)).where(
-    RecomputeRequest.done_at.is_(None)).scalar_subquery()
+_PENDING_FROM = PENDING_FROM.scalar_subquery()
 _UNSEEN = select(func.count()).select_from(Inspection).where(
     _unseen(bindparam("agent_id"), bindparam("since"))).scalar_subquery()
 # Every signed-in page asks what waits for its user and whether figures are being updated:

@@ -286,6 +286,11 @@ _WEB_ID = re.compile(r"^W\d{8}-(\d{1,18})$")
 COUNTER = "inspection"
 
 
+_NEXTVAL = text("SELECT nextval('inspection_number_seq')")
+_ADVANCE = (update(IdCounter.__table__).where(IdCounter.__table__.c.name == COUNTER)
+            .values(value=IdCounter.__table__.c.value + 1).returning(IdCounter.__table__.c.value))
+
+
 def _next_number(session: Session) -> int:
     """The next running number for a web-entered inspection, safe under concurrency.
 
@@ -293,11 +298,10 @@ def _next_number(session: Session) -> int:
     SQLite: the ``id_counters`` row, advanced in the saving transaction, which already
     holds SQLite's single write lock.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        return int(session.scalar(text("SELECT nextval('inspection_number_seq')")))
-    value = session.scalar(
-        update(IdCounter).where(IdCounter.name == COUNTER).values(value=IdCounter.value + 1).returning(IdCounter.value)
-    )
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        return int(conn.execute(_NEXTVAL).scalar_one())
+    value = conn.execute(_ADVANCE).scalar()
     if value is None:  # a database whose counter row went missing: start above every id in use
         ids = session.scalars(select(Inspection.inspection_id).where(Inspection.inspection_id.like("W%-%")))
         value = max((int(m.group(1)) for m in map(_WEB_ID.match, ids) if m), default=0) + 1

@@ -682,8 +682,11 @@ def _advance_generation(session: Session) -> None:
         session.flush()
 
 
+_GENERATION = select(IdCounter.value).where(IdCounter.name == GENERATION)
+
+
 def _generation(session: Session) -> int:
-    return session.scalar(select(IdCounter.value).where(IdCounter.name == GENERATION)) or 0
+    return session.connection().execute(_GENERATION).scalar() or 0
 
 
 class _GcPauses:
@@ -1039,9 +1042,12 @@ def _settle(session: Session, request_id: int, agent_id: str, start: str, t0: fl
 
 # ---------------------------------------------------------------- deferred requests
 
+PENDING_FROM = select(func.min(RecomputeRequest.from_month)).where(RecomputeRequest.done_at.is_(None))
+
+
 def pending_from(session: Session) -> str | None:
     """The earliest month a deferred recompute is still owed from (None: all caught up)."""
-    return session.scalar(select(func.min(RecomputeRequest.from_month)).where(RecomputeRequest.done_at.is_(None)))
+    return session.connection().execute(PENDING_FROM).scalar()
 
 
 REST = "recompute_rest_until"  # id_counters row: no paced run starts before this (epoch ms)

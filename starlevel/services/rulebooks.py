@@ -72,11 +72,12 @@ def load_all(session: Session) -> list[Rulebook]:
     return list(books)
 
 
+_HEADS = (select(RulebookVersion.version, RulebookVersion.effective_from, RulebookVersion.created_at)
+          .order_by(RulebookVersion.effective_from, RulebookVersion.version))
+
+
 def _read_all(session: Session) -> list[Rulebook]:
-    heads = session.execute(
-        select(RulebookVersion.version, RulebookVersion.effective_from, RulebookVersion.created_at)
-        .order_by(RulebookVersion.effective_from, RulebookVersion.version)
-    ).all()
+    heads = session.connection().execute(_HEADS).all()  # built once: every transaction reads it
     books = []
     for version, effective_from, created_at in heads:
         key = (version, effective_from, created_at)
