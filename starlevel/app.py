@@ -91,6 +91,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         session_dependency_key="db_session",
         before_send_handler="autocommit",
         create_all=False,
+        # The models keep their own times (``onupdate=utcnow``, naive UTC like every other
+        # time here) and store no file objects: neither listener has work, and each ran on
+        # every flush and commit of every request.
+        enable_touch_updated_timestamp_listener=False,
+        enable_file_object_listener=False,
     )
 
     session_config = RotatingSessionConfig(

@@ -935,9 +935,13 @@ def _plan_agent(session: Session, agent_id: str, start: str) -> _AgentPlan | str
     return _AgentPlan(agent_id, start, end, new, rulebooks)
 
 
+_RESULTS = MonthResultRow.__table__
+_DELETE_AGENT_FROM = delete(_RESULTS).where(_RESULTS.c.agent_id == bindparam("agent_id"),
+                                            _RESULTS.c.month >= bindparam("start"))
+
+
 def _apply_agent(session: Session, plan: _AgentPlan) -> int:
-    session.execute(delete(MonthResultRow).where(MonthResultRow.agent_id == plan.agent_id,
-                                                 MonthResultRow.month >= plan.start))
+    session.connection().execute(_DELETE_AGENT_FROM, {"agent_id": plan.agent_id, "start": plan.start})
     return _write(session, plan.results, plan.rulebooks)
 
 
@@ -1008,6 +1012,13 @@ def settle_agent_change(session: Session, agent_id: str, start: str) -> Recomput
         return RecomputeStats(start, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
 
 
+_REQUESTS = RecomputeRequest.__table__
+_TAKE_REQUEST = (update(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_id"), _REQUESTS.c.done_at.is_(None))
+                 .values(done_at=bindparam("done_at"), from_month=bindparam("from_month")))
+_LATER_REQUESTS = select(func.count()).select_from(_REQUESTS).where(
+    _REQUESTS.c.id > bindparam("request_id"), _REQUESTS.c.agent_id == bindparam("agent_id"))
+
+
 def _settle(session: Session, request_id: int, agent_id: str, start: str, t0: float) -> RecomputeStats:
     bind = session.get_bind()
     # The evaluation reads in a session of its own, so that ending its snapshot does not
@@ -1025,12 +1036,10 @@ def _settle(session: Session, request_id: int, agent_id: str, start: str, t0: fl
             reader.close()
     if isinstance(plan, str):
         return RecomputeStats(plan, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
-    taken = session.execute(  # the first write: the write lock from here to the commit
-        update(RecomputeRequest).where(RecomputeRequest.id == request_id, RecomputeRequest.done_at.is_(None))
-        .values(done_at=utcnow(), from_month=plan.start)
-    ).rowcount
-    later = session.scalar(select(func.count()).select_from(RecomputeRequest).where(
-        RecomputeRequest.id > request_id, RecomputeRequest.agent_id == agent_id))
+    conn = session.connection()
+    taken = conn.execute(  # the first write: the write lock from here to the commit
+        _TAKE_REQUEST, {"request_id": request_id, "done_at": utcnow(), "from_month": plan.start}).rowcount
+    later = conn.execute(_LATER_REQUESTS, {"request_id": request_id, "agent_id": agent_id}).scalar()
     if not taken or later or _generation(session) != generation:
         session.rollback()  # the request (if still pending) leaves it to the worker
         return RecomputeStats(start, None, 0, 0, time.perf_counter() - t0, {"deferred": 1.0})
