@@ -18,11 +18,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, or_, select, text, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, select, text, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
-from starlevel.db.models import Agent, DefectType, IdCounter, Inspection, InspectionDefect
+from starlevel.db.models import Agent, DefectType, IdCounter, Inspection, InspectionDefect, utcnow
 from starlevel.domain.model import CHANNELS
 from starlevel.domain.months import add_months, is_month, month_of
 from starlevel.domain.rulebook import Rulebook, Tier
@@ -314,12 +313,64 @@ def _next_id(session: Session, day: date) -> str:
     return f"W{day:%Y%m%d}-{_next_number(session):04d}"
 
 
+_KNOWN_CODES = select(DefectType.code).where(DefectType.code.in_(bindparam("codes", expanding=True)))
+
+
 def _ensure_defect_types(session: Session, rb: Rulebook, codes: set[str]) -> None:
     """inspection_defects.code refers to defect_types: add any catalog entry it lacks."""
-    have = set(session.scalars(select(DefectType.code).where(DefectType.code.in_(codes))))
+    if not codes:
+        return
+    have = set(session.connection().execute(_KNOWN_CODES, {"codes": sorted(codes)}).scalars())
     for code in sorted(codes - have):
         d = rb.defect(code)
         session.add(DefectType(code=d.code, tier=d.tier, name_zh=d.zh, name_en=d.en, active=True))
+    if codes - have:
+        session.flush()  # before the defects that refer to them, which are written through Core
+
+
+_INSPECTIONS = Inspection.__table__
+_DEFECTS = InspectionDefect.__table__
+_ADD_DEFECTS = insert(_DEFECTS).returning(_DEFECTS.c.id, sort_by_parameter_order=True)
+_ADD_INSPECTION: dict[str, Any] = {}
+
+
+def _add_inspection(dialect: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the id: an id an import already took is
+    skipped without a savepoint (both databases then return no row)."""
+    stmt = _ADD_INSPECTION.get(dialect)
+    if stmt is None:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = _ADD_INSPECTION[dialect] = dialect_insert(_INSPECTIONS).on_conflict_do_nothing(
+            index_elements=[_INSPECTIONS.c.inspection_id]).returning(_INSPECTIONS.c.inspection_id)
+    return stmt
+
+
+def _store(session: Session, today: date, values: dict[str, Any], codes: list[str],
+           notes: Mapping[str, str]) -> Inspection:
+    """Write one new inspection and its defects through Core (a save is the busiest write
+    there is: the unit of work, a savepoint and the relationship loading cost more than the
+    statements), then hand the session the same rows as a persistent instance without
+    reading them back."""
+    conn = session.connection()
+    statement = _add_inspection(conn.dialect.name)
+    for _attempt in range(50):
+        values["inspection_id"] = _next_id(session, today)
+        if conn.execute(statement, values).first() is not None:  # (an insert's rowcount is not kept)
+            break
+        # an imported inspection already has this id: take the next number
+    else:  # pragma: no cover - fifty imported ids in a row
+        raise RuntimeError("could not allocate an inspection id")
+    defects = [{"inspection_id": values["inspection_id"], "position": i, "code": c, "note": notes.get(c, ""),
+                "voided_at": None, "voided_by": None, "void_reason": None} for i, c in enumerate(codes)]
+    ids = conn.execute(_ADD_DEFECTS, defects).scalars().all() if defects else []
+    insp = Inspection(**values)
+    insp.defects = [InspectionDefect(id=i, **d) for i, d in zip(ids, defects)]
+    for obj in (insp, *insp.defects):
+        make_transient_to_detached(obj)
+    session.add(insp)
+    return insp
 
 
 def create(session: Session, draft: Draft, *, actor: str, today: date | None = None, defer: bool = False) -> Inspection:
@@ -340,26 +391,13 @@ def create(session: Session, draft: Draft, *, actor: str, today: date | None = N
     _ensure_defect_types(session, rb, set(codes))
     notes = {p.code: p.note for p in draft.picks.values()}
     month = month_of(day)
-    for _attempt in range(50):
-        iid = _next_id(session, today)
-        try:
-            with session.begin_nested():
-                insp = Inspection(
-                    inspection_id=iid, agent_id=agent.agent_id, contact_on=day, month=month,
-                    channel=draft.channel, contact_ref=draft.contact_ref, inspector=actor, created_by=actor,
-                )
-                insp.defects = [
-                    InspectionDefect(position=i, code=c, note=notes.get(c, "")) for i, c in enumerate(codes)
-                ]
-                session.add(insp)
-                session.flush()
-            break
-        except IntegrityError:  # an imported inspection already has this id: take the next number
-            continue
-    else:  # pragma: no cover - fifty imported ids in a row
-        raise RuntimeError("could not allocate an inspection id")
-    audit.record(session, actor, "create", "inspection", iid,
-                 detail={"agent_id": agent.agent_id, "month": month, "codes": codes})
+    insp = _store(session, today, {
+        "agent_id": agent.agent_id, "contact_on": day, "month": month, "channel": draft.channel,
+        "contact_ref": draft.contact_ref, "inspector": actor, "created_at": utcnow(), "created_by": actor,
+        "voided_at": None, "voided_by": None, "void_reason": None,
+    }, codes, notes)
+    audit.record_many(session, [audit.Entry(actor, "create", "inspection", insp.inspection_id,
+                                            detail={"agent_id": agent.agent_id, "month": month, "codes": codes})])
     if defer and session.get_bind().dialect.name == "sqlite":
         # One writer at a time on SQLite: commit the inspection first and hold the write
         # lock only to store the agent's re-evaluation (services.recompute).

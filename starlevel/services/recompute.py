@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Row, Text, bindparam, case, cast, delete, func, literal, select, text, update
+from sqlalchemy import Engine, Row, Text, bindparam, case, cast, delete, func, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -1000,12 +1000,13 @@ def settle_agent_change(session: Session, agent_id: str, start: str) -> Recomput
     """
     t0 = time.perf_counter()
     start = month_service.first_open(session, start) or start
-    request = RecomputeRequest(from_month=start, reason=f"change to {agent_id}", agent_id=agent_id)
-    session.add(request)
+    request_id = session.connection().execute(_ADD_REQUEST, {
+        "from_month": start, "reason": f"change to {agent_id}", "agent_id": agent_id, "requested_at": utcnow(),
+    }).scalar_one()
     session.commit()
     # The change is saved: from here on a failure only leaves the request to the worker.
     try:
-        return _settle(session, request.id, agent_id, start, t0)
+        return _settle(session, request_id, agent_id, start, t0)
     except Exception:
         session.rollback()
         log.exception("re-evaluating %s after a saved change failed; the background worker will", agent_id)
@@ -1013,6 +1014,7 @@ def settle_agent_change(session: Session, agent_id: str, start: str) -> Recomput
 
 
 _REQUESTS = RecomputeRequest.__table__
+_ADD_REQUEST = insert(_REQUESTS).returning(_REQUESTS.c.id)
 _TAKE_REQUEST = (update(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_id"), _REQUESTS.c.done_at.is_(None))
                  .values(done_at=bindparam("done_at"), from_month=bindparam("from_month")))
 _LATER_REQUESTS = select(func.count()).select_from(_REQUESTS).where(
