@@ -172,3 +172,32 @@ def test_upgrading_numbers_new_ids_after_those_already_given(db_url, session_fac
     with session_scope(session_factory) as s:
         new = inspections.create(s, _draft(row.agent_id, row.month, "after-upgrade"), actor="qa", today=TODAY)
     assert new.inspection_id == "W20261125-0042"
+
+
+def test_a_save_writes_its_defects_and_audit_entry_and_restores_a_missing_catalog_row(session_factory):
+    """The save writes through Core: every defect in order with its note, one audit entry,
+    and a defect code whose catalog row is missing is added to the catalog first (the
+    defects refer to it)."""
+    from starlevel.db.models import AuditEntry, DefectType, InspectionDefect
+
+    _load(session_factory, synth.generate(10, 4, last_month="2026-02", seed=3))
+    with session_scope(session_factory) as s:
+        agent_id = s.scalar(select(MonthResultRow.agent_id).order_by(MonthResultRow.agent_id))
+        used = set(s.scalars(select(InspectionDefect.code)))
+        unused = sorted(set(s.scalars(select(DefectType.code))) - used)[0]
+        s.execute(DefectType.__table__.delete().where(DefectType.code == unused))
+    draft = inspections.Draft(agent_id=agent_id, contact_on="2026-02-18", channel="chat", contact_ref="core-1",
+                              picks={"T1-01": inspections.Pick("T1-01", "2", "twice"),
+                                     unused: inspections.Pick(unused, "1", "")})
+    with session_scope(session_factory) as s:
+        insp = inspections.create(s, draft, actor="qa", today=TODAY)
+        iid, returned = insp.inspection_id, [(d.id, d.code, d.note) for d in insp.defects]
+    with session_scope(session_factory) as s:
+        stored = [(d.id, d.code, d.note) for d in s.scalars(
+            select(InspectionDefect).where(InspectionDefect.inspection_id == iid).order_by(InspectionDefect.position))]
+        assert stored == returned
+        assert [(c, n) for _, c, n in stored] == [("T1-01", "twice"), ("T1-01", "twice"), (unused, "")]
+        assert s.get(DefectType, unused) is not None
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.entity == "inspection", AuditEntry.entity_id == iid)).all()
+        assert [(e.actor, e.action, e.detail["agent_id"]) for e in entries] == [("qa", "create", agent_id)]
+        assert s.get(Inspection, iid).created_by == "qa"

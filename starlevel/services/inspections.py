@@ -320,11 +320,11 @@ def _ensure_defect_types(session: Session, rb: Rulebook, codes: set[str]) -> Non
     """inspection_defects.code refers to defect_types: add any catalog entry it lacks."""
     if not codes:
         return
-    have = set(session.connection().execute(_KNOWN_CODES, {"codes": sorted(codes)}).scalars())
-    for code in sorted(codes - have):
+    missing = codes - set(session.connection().execute(_KNOWN_CODES, {"codes": sorted(codes)}).scalars())
+    for code in sorted(missing):
         d = rb.defect(code)
         session.add(DefectType(code=d.code, tier=d.tier, name_zh=d.zh, name_en=d.en, active=True))
-    if codes - have:
+    if missing:
         session.flush()  # before the defects that refer to them, which are written through Core
 
 
@@ -357,7 +357,7 @@ def _store(session: Session, today: date, values: dict[str, Any], codes: list[st
     statement = _add_inspection(conn.dialect.name)
     for _attempt in range(50):
         values["inspection_id"] = _next_id(session, today)
-        if conn.execute(statement, values).first() is not None:  # (an insert's rowcount is not kept)
+        if conn.execute(statement, values).first() is not None:  # (PostgreSQL reports no insert rowcount)
             break
         # an imported inspection already has this id: take the next number
     else:  # pragma: no cover - fifty imported ids in a row
