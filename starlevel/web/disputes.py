@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.domain.disputes import STATUSES
 from starlevel.services import disputes as svc
+from starlevel.services.recompute import pending_from
 from starlevel.web.auth import current_user, requires, session_factory_of
 from starlevel.web.background import defer_recompute
 from starlevel.web.i18n import fmt_date
@@ -84,10 +85,13 @@ def _commit(session: Session) -> None:
     session.commit()
 
 
+_NOTICES = "_starlevel_notices"  # request scope: the navigation's counts, once computed
+
+
 def notices(request: Request[Any, Any, Any], session: Session | None = None) -> svc.Notices:
     """The navigation's counts for the signed-in user, computed once per request (in
     ``session`` when the caller has one open, so a page costs one connection less)."""
-    cached = request.scope.get("_starlevel_notices")
+    cached = request.scope.get(_NOTICES)
     if isinstance(cached, svc.Notices):
         return cached
     user = request.scope.get("user")
@@ -95,8 +99,19 @@ def notices(request: Request[Any, Any, Any], session: Session | None = None) -> 
     if user is not None:
         with nullcontext(session) if session is not None else session_factory_of(request)() as s:
             found = svc.notice_counts(s, role=user.role, username=user.username, agent_id=user.agent_id)
-    request.scope["_starlevel_notices"] = found  # type: ignore[typeddict-unknown-key]
+    request.scope[_NOTICES] = found  # type: ignore[typeddict-unknown-key]
     return found
+
+
+def figures_pending_with_notices(request: Request[Any, Any, Any], session: Session) -> bool:
+    """Whether a deferred recompute is still owed, read in ``session`` together with the
+    navigation's counts (kept for the request, as :func:`notices` keeps them)."""
+    if isinstance(request.scope.get(_NOTICES), svc.Notices):
+        return pending_from(session) is not None
+    user = request.scope["user"]
+    pending, found = svc.navigation(session, role=user.role, username=user.username, agent_id=user.agent_id)
+    request.scope[_NOTICES] = found  # type: ignore[typeddict-unknown-key]
+    return pending is not None
 
 
 def path_id(text: str) -> int:
@@ -161,7 +176,7 @@ class AgentDisputesController(Controller):
         user = current_user(request)
         rows = svc.disputes_of_agent(db_session, _own_agent_id(request), actor=user.username)
         _commit(db_session)  # the decisions shown are read now
-        request.scope.pop("_starlevel_notices", None)  # type: ignore[misc]
+        request.scope.pop(_NOTICES, None)  # type: ignore[misc]
         return render(request, "disputes/mine.html", partial="disputes/_mine.html", rows=rows, filed=filed,
                       row_error=None)
 

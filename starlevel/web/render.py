@@ -14,7 +14,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from starlevel.services import clock
-from starlevel.services.recompute import pending_from
 from starlevel.web import i18n
 
 
@@ -43,15 +42,9 @@ def _notices(request: Request[Any, Any, Any]) -> Any:
 
 
 def _pending_and_notices(request: Request[Any, Any, Any], session: Session) -> bool:
-    from starlevel.services.disputes import Notices, navigation
+    from starlevel.web.disputes import figures_pending_with_notices
 
-    user = request.scope["user"]
-    cached = request.scope.get("_starlevel_notices")
-    if isinstance(cached, Notices):
-        return pending_from(session) is not None
-    pending, found = navigation(session, role=user.role, username=user.username, agent_id=user.agent_id)
-    request.scope["_starlevel_notices"] = found  # type: ignore[typeddict-unknown-key]  # the navigation's counts
-    return pending is not None
+    return figures_pending_with_notices(request, session)
 
 
 def figures_updating(request: Request[Any, Any, Any]) -> bool:
