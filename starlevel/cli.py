@@ -676,14 +676,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from starlevel.db.migrate import upgrade
-    from starlevel.web.serving import http_protocol
+    from starlevel.web.serving import APP_FACTORY, http_protocol
 
     upgrade(settings.database_url)
     if workers > 1 and not os.environ.get("STARLEVEL_SECRET_KEY"):
         # Every worker process must sign CSRF tokens with the same key.
         os.environ["STARLEVEL_SECRET_KEY"] = settings.secret_key
     # proxy_headers off: the app itself believes X-Forwarded-For only from STARLEVEL_TRUSTED_PROXIES.
-    uvicorn.run("starlevel.app:create_app", factory=True, host=host, port=port, log_level="info", workers=workers,
+    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level="info", workers=workers,
                 proxy_headers=False, http=http_protocol())
 
 

@@ -1,4 +1,4 @@
-"""How the server's HTTP connections are set up.
+"""How the server's processes and HTTP connections are set up.
 
 With ``--workers`` above one, uvicorn binds the listening socket itself with protocol
 number 0, and asyncio then skips TCP_NODELAY on the connections it accepts (it sets the
@@ -12,7 +12,9 @@ whatever socket it came from.
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
+from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -50,3 +52,36 @@ def http_protocol() -> str:
     """What ``uvicorn --http`` should load for this app."""
     name = "NoDelayHttpToolsProtocol" if HttpToolsProtocol is not None else "NoDelayH11Protocol"
     return f"{__name__}:{name}"
+
+
+# ---------------------------------------------------------------- the served app
+
+def freeze_startup_heap(_app: Any = None) -> int:
+    """Take what a server process holds once it has started (modules, classes, routes, the
+    rulebook cache, compiled statements: about 160,000 objects) out of the cyclic garbage
+    collector's view, so that its full collections walk only what requests made since.
+
+    Those objects live as long as the process. The collector still walked them all on each
+    full collection, every few seconds under load: 75–140 ms with the interpreter lock held,
+    during which that process answered nothing, and a save in it held SQLite's write gate
+    for as long, so every writer of the other process waited too (clusters of saves at
+    150–250 ms). Frozen, a full collection takes about 10 ms. Garbage is collected first, so
+    nothing unreachable is kept. Returns how many objects are frozen."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
+# What ``starlevel serve`` hands uvicorn as its app factory (the benchmark starts the same).
+APP_FACTORY = f"{__name__}:create_served_app"
+
+
+def create_served_app() -> Any:
+    """The app as ``starlevel serve`` runs it in each server process (uvicorn's factory):
+    :func:`starlevel.app.create_app`, with the heap frozen once its start-up hooks have run.
+    Tests and embedders call ``create_app`` and keep their collector as it is."""
+    from starlevel.app import create_app
+
+    app = create_app()
+    app.on_startup.append(freeze_startup_heap)
+    return app

@@ -8,7 +8,9 @@ leaves TCP_NODELAY unset on accepted connections, which cost every keep-alive re
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -73,8 +75,45 @@ def test_serve_uses_the_no_delay_protocol(monkeypatch):  # type: ignore[no-untyp
     from starlevel import cli as cli_module
 
     seen: dict[str, object] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
+    run_args: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: (run_args.extend(a), seen.update(kw)))
     monkeypatch.setattr("starlevel.db.migrate.upgrade", lambda url: None)
     cli_module._serve(Settings(database_url="sqlite:///unused.db"), "127.0.0.1", 8000, workers=2)
     assert seen["http"] == "starlevel.web.serving:NoDelayHttpToolsProtocol"
     assert seen["workers"] == 2
+    assert seen["factory"] is True and run_args == ["starlevel.web.serving:create_served_app"]
+
+
+# ---------------------------------------------------------------- the heap frozen after start-up
+
+class _Marker:
+    pass
+
+
+def test_the_served_app_freezes_its_heap_once_its_start_up_hooks_have_run(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'served.db'}")
+    from starlevel.db.migrate import upgrade
+
+    upgrade(f"sqlite:///{tmp_path / 'served.db'}")
+    app = serving.create_served_app()
+    assert app.on_startup[-1] is serving.freeze_startup_heap  # after the worker has started
+    app.on_shutdown.clear()  # nothing was started; the app's engine is left to the test's end
+
+
+def test_freezing_collects_garbage_first_and_then_hides_the_live_heap_from_the_collector():
+    kept = _Marker()
+    cycle = _Marker()
+    cycle.self = cycle  # type: ignore[attr-defined]  # unreachable once dropped: only the collector frees it
+    gone = weakref.ref(cycle)
+    del cycle
+    assert any(o is kept for o in gc.get_objects())
+    before = gc.get_freeze_count()
+    try:
+        frozen = serving.freeze_startup_heap()
+        assert gone() is None  # collected, not frozen
+        assert frozen == gc.get_freeze_count() > before
+        walked = gc.get_objects()
+        assert not any(o is kept for o in walked)  # a full collection no longer visits it
+    finally:
+        gc.unfreeze()  # the rest of the suite keeps an ordinary collector
+    assert any(o is kept for o in gc.get_objects())
