@@ -52,9 +52,12 @@ def prepare(url: str) -> tuple[str, list[str], str]:
     factory = make_session_factory(make_engine(url))
     with session_scope(factory) as s:
         month = s.scalar(select(func.max(MonthResultRow.month)))
-        # Agents hired before the month, so that a contact on its 15th is never before their hire.
+        # Agents hired before the month and not leaving before its 15th, so that a contact on
+        # the 15th is a valid save for every one of them.
+        fifteenth = date.fromisoformat(f"{month}-15")
         active = list(s.scalars(select(MonthResultRow.agent_id).join(Agent, Agent.agent_id == MonthResultRow.agent_id)
-                                .where(MonthResultRow.month == month, Agent.hired_on < date.fromisoformat(f"{month}-01"))
+                                .where(MonthResultRow.month == month, Agent.hired_on < date.fromisoformat(f"{month}-01"),
+                                       (Agent.left_on.is_(None)) | (Agent.left_on >= fifteenth))
                                 .order_by(MonthResultRow.agent_id)))
         # The agent with the longest history, so the page shows the most rows.
         longest = s.execute(select(MonthResultRow.agent_id, func.count()).group_by(MonthResultRow.agent_id)
@@ -130,11 +133,12 @@ def drain_seconds(url: str, limit: float = 600) -> tuple[int, float]:
 
 def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    from starlevel.web.serving import http_protocol
+    from starlevel.web.serving import APP_FACTORY, http_protocol
 
     env = {**os.environ, "DATABASE_URL": url, "STARLEVEL_SECRET_KEY": "bench"}
-    # The connection protocol `starlevel serve` uses (TCP_NODELAY on every connection, httptools).
-    cmd = [sys.executable, "-m", "uvicorn", "starlevel.app:create_app", "--factory", "--host", "127.0.0.1",
+    # The app factory and connection protocol `starlevel serve` uses (the heap frozen after
+    # start-up; TCP_NODELAY on every connection, httptools).
+    cmd = [sys.executable, "-m", "uvicorn", APP_FACTORY, "--factory", "--host", "127.0.0.1",
            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
            "--http", http_protocol()]
     proc = subprocess.Popen(cmd, env=env)
