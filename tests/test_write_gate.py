@@ -80,3 +80,45 @@ def test_a_second_writer_waits_at_the_gate_not_at_sqlites_lock(sqlite_file, sess
     t.join(timeout=30)
     assert not errors, errors
     assert order == ["first committed", "second wrote"]
+
+
+# ---------------------------------------------------------------- checkpoints outside the gate
+
+def test_sqlite_s_automatic_checkpoint_is_off_on_a_gated_engine(sqlite_file, session_factory):
+    factory = make_session_factory(make_engine(f"sqlite:///{sqlite_file}"))
+    with factory() as s:
+        assert s.execute(text("PRAGMA wal_autocheckpoint")).scalar() == 0
+        assert s.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_the_log_is_checkpointed_every_few_transactions_with_the_gate_open(sqlite_file, session_factory, monkeypatch):
+    """3,000 transactions of a 4 KB value each would grow the write-ahead log to about 12 MB
+    with no checkpoint, and up to 4 MB with SQLite's automatic one (1,000 pages); the
+    process's own passive checkpoints keep it to a few hundred KB, and each of them runs
+    after the gate has let the next writer in."""
+    from starlevel.db import write_gate
+
+    engine = make_engine(f"sqlite:///{sqlite_file}")
+    factory = make_session_factory(engine)
+    gate_open_at_checkpoint: list[bool] = []
+    real = write_gate.checkpoint
+
+    def watched(driver_connection) -> None:  # type: ignore[no-untyped-def]
+        gate_open_at_checkpoint.append(_gate_free(sqlite_file))
+        real(driver_connection)
+
+    monkeypatch.setattr(write_gate, "checkpoint", watched)
+    with factory() as s:
+        s.execute(text("CREATE TABLE gate_blobs (id INTEGER PRIMARY KEY, body BLOB)"))
+        s.commit()
+    largest = 0
+    wal = f"{sqlite_file}-wal"
+    for i in range(3000):
+        with factory() as s:
+            s.execute(text("INSERT INTO gate_blobs (body) VALUES (:b)"), {"b": os.urandom(4096)})
+            s.commit()
+        largest = max(largest, os.path.getsize(wal))
+    engine.dispose()
+    assert len(gate_open_at_checkpoint) >= 3000 // write_gate.CHECKPOINT_EVERY
+    assert all(gate_open_at_checkpoint)
+    assert largest < 1_000_000, f"the write-ahead log reached {largest:,} bytes"
