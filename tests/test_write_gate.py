@@ -122,3 +122,27 @@ def test_the_log_is_checkpointed_every_few_transactions_with_the_gate_open(sqlit
     assert len(gate_open_at_checkpoint) >= 3000 // write_gate.CHECKPOINT_EVERY
     assert all(gate_open_at_checkpoint)
     assert largest < 1_000_000, f"the write-ahead log reached {largest:,} bytes"
+
+
+def test_a_large_transaction_is_checkpointed_by_its_own_writer(sqlite_file, session_factory, monkeypatch):
+    """A recompute or an import writes thousands of rows at once: the thread that wrote them
+    copies them into the database (the gate open), rather than the next save that happens
+    to be the process's CHECKPOINT_EVERY-th."""
+    from starlevel.db import write_gate
+
+    engine = make_engine(f"sqlite:///{sqlite_file}")
+    factory = make_session_factory(engine)
+    ran: list[bool] = []
+    real = write_gate.checkpoint
+    monkeypatch.setattr(write_gate, "checkpoint", lambda driver: (ran.append(_gate_free(sqlite_file)), real(driver)))
+    with factory() as s:
+        s.execute(text("CREATE TABLE gate_rows (id INTEGER PRIMARY KEY, body TEXT)"))
+        s.execute(text("INSERT INTO gate_rows (body) VALUES ('small')"))
+        s.commit()
+    assert ran == []  # a small transaction: not yet
+    with factory() as s:
+        s.execute(text("INSERT INTO gate_rows (body) VALUES (:b)"),
+                  [{"b": f"row {i}"} for i in range(write_gate.LARGE_TRANSACTION_ROWS)])
+        s.commit()
+    assert ran == [True]
+    engine.dispose()

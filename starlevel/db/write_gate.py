@@ -21,7 +21,9 @@ on a writer that is itself waiting for this connection's SQLite lock.
 inside one transaction's commit, and so inside its hold of the gate, while every other
 writer waited (a deferred run's short write held it 35 ms instead of 18). On a gated engine
 the automatic checkpoint is off, and every CHECKPOINT_EVERY-th gated transaction of a
-process runs a PASSIVE checkpoint just after letting the next writer in. A passive
+process, and every transaction that changed LARGE_TRANSACTION_ROWS rows or more (a
+recompute, an import: its own caller pays for copying it, not the next save), runs a
+PASSIVE checkpoint just after letting the next writer in. A passive
 checkpoint takes no write lock and waits for nobody: writers append behind it, and the log
 starts over from its beginning once it has been copied and no reader still needs it.
 """
@@ -39,9 +41,11 @@ from sqlalchemy import Engine, event
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 _FD = "starlevel_write_gate_fd"
 _HELD = "starlevel_write_gate_held"
+_CHANGES = "starlevel_write_gate_changes"  # the driver's total_changes when the gate was taken
 # Gated transactions of one process between two checkpoints. Both server processes write, so
 # the log is copied about every CHECKPOINT_EVERY / 2 saves: some hundred pages each time.
 CHECKPOINT_EVERY = 32
+LARGE_TRANSACTION_ROWS = 1000
 
 
 def gate_path(database: str) -> str:
@@ -69,13 +73,15 @@ def install(engine: Engine, database: str) -> None:
         info = conn.info
         if info.get(_HELD) or not statement.lstrip()[:7].upper().startswith(_WRITES):
             return
-        if conn.connection.driver_connection.in_transaction:
+        driver = conn.connection.driver_connection
+        if driver.in_transaction:
             return
         fd = info.get(_FD)
         if fd is None:
             fd = info[_FD] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)  # blocks without the interpreter lock
         info[_HELD] = True
+        info[_CHANGES] = driver.total_changes
 
     def release(info: dict[str, Any]) -> bool:
         if info.pop(_HELD, False):
@@ -96,7 +102,10 @@ def install(engine: Engine, database: str) -> None:
                 getattr(driver, finish)()
             finally:
                 released = release(info)
-            if released and next(ended) % CHECKPOINT_EVERY == 0:
+            if not released:
+                return
+            large = driver.total_changes - info.pop(_CHANGES, driver.total_changes) >= LARGE_TRANSACTION_ROWS
+            if next(ended) % CHECKPOINT_EVERY == 0 or large:
                 checkpoint(driver)
         return on_end
 
