@@ -11,13 +11,22 @@ Scenarios: a trivial template page (GET /login, the ceiling), an agent's "my sta
 including the re-evaluation of the agent). Prints requests/s, median, p90, p99 and max
 latency per scenario, then how long the deferred company-wide recomputes the saves left
 took to drain. Nothing is asserted.
+
+Each client keeps one connection open, and the kernel hands a new connection to whichever
+server process accepts first: eight connections of a scenario could all land in one
+process (one core) and double its latency, a luck of the draw real traffic (many browsers,
+short-lived connections) does not have. So each scenario's clients are chosen among more
+connections than it needs, as evenly over the server processes as possible (found with
+`ss`), and the split is printed with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -25,6 +34,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
@@ -163,6 +173,64 @@ def signed_in(base: str, username: str) -> httpx.Client:
     return c
 
 
+def _server_pids(port: int) -> dict[int, str]:
+    """Established connections to the server's ``port``: the client's port → the server
+    process holding the connection (empty where ``ss`` is not available)."""
+    try:
+        out = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    found = {}
+    for line in out.splitlines():
+        pid = re.search(r"pid=(\d+)", line)
+        if pid:
+            found[int(line.split()[3].rsplit(":", 1)[1])] = pid.group(1)
+    return found
+
+
+def _client_port(c: httpx.Client, path: str) -> int:
+    r = c.get(path)  # also the untimed first request of this client
+    return r.extensions["network_stream"].get_extra_info("socket").getsockname()[1]
+
+
+def spread_clients(base: str, make, path: str, n: int, workers: int) -> tuple[list[httpx.Client], str]:  # type: ignore[no-untyped-def]
+    """``n`` clients (``make()`` opens one) whose connections are spread as evenly as the
+    server processes allow: connections are opened (at most 8 × n) until every process
+    holds its share, the others are closed. Returns them and the split, e.g. "4/4"."""
+    port = int(base.rsplit(":", 1)[1])
+    share = math.ceil(n / workers)
+    by_process: dict[str, list[httpx.Client]] = defaultdict(list)
+    opened: list[httpx.Client] = []
+    while len(opened) < 8 * n:
+        c = make()
+        opened.append(c)
+        local = _client_port(c, path)
+        process = _server_pids(port).get(local)
+        if process is None:  # no way to tell: take n as they come
+            for _ in range(n - len(opened)):
+                opened.append(make())
+                _client_port(opened[-1], path)
+            return opened, "?"
+        by_process[process].append(c)
+        if len(opened) >= n and sum(min(share, len(cs)) for cs in by_process.values()) >= n:
+            break
+    chosen: list[httpx.Client] = []
+    split: list[int] = []
+    queues = [cs for cs in by_process.values()]
+    while len(chosen) < n:  # one from each process in turn
+        for k, cs in enumerate(queues):
+            if k == len(split):
+                split.append(0)
+            if cs and len(chosen) < n:
+                chosen.append(cs.pop(0))
+                split[k] += 1
+    for cs in queues:
+        for c in cs:
+            c.close()
+    return chosen, "/".join(str(k) for k in sorted(split, reverse=True))
+
+
 def run(name: str, clients: list[httpx.Client], requests: int, one) -> dict:  # type: ignore[no-untyped-def]
     latencies: list[float] = []
     errors = 0
@@ -224,10 +292,17 @@ def main() -> None:
     try:
         agent_id, active, month = prepare(url)
         proc, base = start_server(url, args.workers)
-        agents = [signed_in(base, "bench-agent") for _ in range(args.clients)]
-        inspectors = [signed_in(base, "bench-qa") for _ in range(args.clients)]
-        hr_users = [signed_in(base, "bench-hr") for _ in range(args.clients)]
-        anon = [httpx.Client(base_url=base, timeout=30) for _ in range(args.clients)]
+        # Each client's first request (untimed) is made here: each server process builds its
+        # statements and caches on first use, once in its lifetime.
+        splits: dict[str, str] = {}
+        agents, splits["agent"] = spread_clients(base, lambda: signed_in(base, "bench-agent"), "/me",
+                                                 args.clients, args.workers)
+        inspectors, splits["save"] = spread_clients(base, lambda: signed_in(base, "bench-qa"), "/login",
+                                                    args.clients, args.workers)
+        hr_users, splits["dashboard"] = spread_clients(base, lambda: signed_in(base, "bench-hr"), "/hr/dashboard",
+                                                       args.clients, args.workers)
+        anon, splits["trivial"] = spread_clients(base, lambda: httpx.Client(base_url=base, timeout=30), "/login",
+                                                 args.clients, args.workers)
         rng = random.Random(1)
         stamp = int(time.time())
         codes = ["", "T1-01", "T1-03", "T2-05", "T1-02"]
@@ -246,11 +321,7 @@ def main() -> None:
                 failures.append(f"{r.status_code} {r.text[:300]}")
             return r.status_code == 201
 
-        # One untimed request per client first, in every scenario (a save too): each server
-        # process builds its statements and caches on first use, once in its lifetime.
-        for c in agents + anon + hr_users:
-            c.get("/me" if c in agents else "/hr/dashboard" if c in hr_users else "/login")
-        for k, c in enumerate(inspectors):
+        for k, c in enumerate(inspectors):  # and an untimed save per inspector
             save(c, -1 - k)
         scenarios = [
             ("trivial template page  GET /login", anon, page("/login")),
@@ -258,8 +329,8 @@ def main() -> None:
             ("HR dashboard           GET /hr/dashboard", hr_users, page("/hr/dashboard")),
             ("inspection save        POST /api/inspections", inspectors, save),
         ]
-        results = [run(name, clients, args.requests, one) for name, clients, one in scenarios
-                   if args.only.lower() in name.lower()]
+        results = [{**run(name, clients, args.requests, one), "split": next(v for k, v in splits.items() if k in name.lower())}
+                   for name, clients, one in scenarios if args.only.lower() in name.lower()]
         left, drained = drain_seconds(url)
     finally:
         if proc is not None:
@@ -269,10 +340,11 @@ def main() -> None:
             cluster.stop()
     print(f"StarLevel web benchmark: {args.agents:,} agents × {args.months} months, {url.split(':')[0]}, "
           f"{args.clients} concurrent clients, {args.workers} server worker(s); agent page of {agent_id}")
-    print(f"{'scenario':<46} {'req/s':>7} {'median':>8} {'p90':>8} {'p99':>8} {'max':>8} {'errors':>6}")
+    print(f"{'scenario':<46} {'req/s':>7} {'median':>8} {'p90':>8} {'p99':>8} {'max':>8} {'errors':>6}  "
+          f"clients per server process")
     for r in results:
         print(f"{r['name']:<46} {r['rps']:>7.1f} {r['median_ms']:>6.1f}ms {r['p90_ms']:>6.1f}ms "
-              f"{r['p99_ms']:>6.1f}ms {r['max_ms']:>6.1f}ms {r['errors']:>6}")
+              f"{r['p99_ms']:>6.1f}ms {r['max_ms']:>6.1f}ms {r['errors']:>6}  {r['split']}")
     for failure in sorted(set(failures))[:5]:
         print(f"  failed save: {failure}")
     print(f"deferred recomputes pending when the saves stopped: {left}, all run {drained:.1f}s later")
