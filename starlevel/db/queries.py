@@ -19,9 +19,9 @@ def result_bounds(session: Session) -> tuple[str | None, str | None]:
     """The first and last month with stored results. Two separate aggregates: SQLite answers
     a lone min() or max() from the month index in microseconds, but scans the whole table
     when both share one SELECT."""
-    return tuple(core_connection(session).execute(_BOUNDS).one())  # type: ignore[return-value]
+    return tuple(core_connection(session).execute(RESULT_BOUNDS).one())  # type: ignore[return-value]
 
 
-_BOUNDS = select(  # built once: run through Core, it skips the ORM's compile step
+RESULT_BOUNDS = select(  # built once: run through Core, it skips the ORM's compile step
     select(func.min(MonthResultRow.month)).scalar_subquery(), select(func.max(MonthResultRow.month)).scalar_subquery()
 )

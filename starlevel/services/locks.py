@@ -53,11 +53,13 @@ def agent_results(session: Session, agent_id: str, *, wait_for_company: bool) ->
     runs or waits to run (the caller then leaves the work to it) instead of waiting."""
     if not is_postgres(session):
         return True
-    _take(session, "pg_advisory_xact_lock", _agent_key(agent_id))
-    if wait_for_company:
-        _take(session, "pg_advisory_xact_lock", RESULTS)
-        return True
-    return _take(session, "pg_try_advisory_xact_lock_shared", RESULTS)
+    # One round trip for both, in this order: the subquery in FROM (the agent's lock) is
+    # evaluated before the outer select (the results lock).
+    then = "pg_advisory_xact_lock" if wait_for_company else "pg_try_advisory_xact_lock_shared"
+    a, b = _agent_key(agent_id)
+    got = session.scalar(text(f"SELECT {then}(:c, :d) FROM (SELECT pg_advisory_xact_lock(:a, :b)) AS agent_lock"),
+                         {"a": a, "b": b, "c": RESULTS[0], "d": RESULTS[1]})
+    return True if wait_for_company else bool(got)
 
 
 def hold_results(conn: Connection, *, wait: bool) -> bool:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent as AgentRow
-from starlevel.db.queries import core_connection, result_bounds
+from starlevel.db.queries import RESULT_BOUNDS, core_connection, result_bounds
 from starlevel.db.models import (
     HrDecisionRow,
     IdCounter,
@@ -92,9 +92,13 @@ def load_agent(session: Session, agent_id: str) -> Agent | None:
     return None if row is None else Agent(*row)
 
 
-def last_data_month(session: Session) -> str | None:
-    found = [m for m in core_connection(session).execute(_LAST_DATA).one() if m]
+def _latest(*months: str | None) -> str | None:
+    found = [m for m in months if m]
     return max(found) if found else None
+
+
+def last_data_month(session: Session) -> str | None:
+    return _latest(*core_connection(session).execute(_LAST_DATA).one())
 
 
 def _version_ranges(rulebooks: Sequence[Rulebook], start: str, end: str) -> list[tuple[Rulebook, str, str]]:
@@ -896,6 +900,11 @@ _AGENT_STEPS = (
 )
 
 
+# What a one-agent re-evaluation asks first (the last month with data, the stored results'
+# range, the hire range), six index lookups in one round trip.
+_PLAN_FACTS = select(*_LAST_DATA.selected_columns, *RESULT_BOUNDS.selected_columns, *_HIRE_RANGE.selected_columns)
+
+
 def _plan_agent(session: Session, agent_id: str, start: str) -> _AgentPlan | str:
     """Evaluate one agent alone from ``start`` (reads only). A plan when only this agent's
     rows can change; otherwise the month a company-wide recompute is owed from."""
@@ -903,11 +912,12 @@ def _plan_agent(session: Session, agent_id: str, start: str) -> _AgentPlan | str
 
     rulebooks = rulebook_store.load_all(session)
     me = load_agent(session, agent_id)
-    last = last_data_month(session)
-    bounds = result_bounds(session)
+    last_inspection, last_metrics, first_result, last_result, first_hire, last_hire = (
+        core_connection(session).execute(_PLAN_FACTS).one())
+    last = _latest(last_inspection, last_metrics)
+    bounds = (first_result, last_result)
     if me is None or not rulebooks or bounds[0] is None or any(rb.approval_required for rb in rulebooks):
         return start
-    first_hire, last_hire = core_connection(session).execute(_HIRE_RANGE).one()
     company_first = M.month_of(first_hire)
     company_end = max(M.month_of(last_hire), last) if last else M.month_of(last_hire)
     if (company_first, company_end) != (bounds[0], bounds[1]):
