@@ -20,12 +20,12 @@ on a writer that is itself waiting for this connection's SQLite lock.
 (a checkpoint) in the commit that takes the log past 1,000 pages: 10–20 ms of page writes
 inside one transaction's commit, and so inside its hold of the gate, while every other
 writer waited (a deferred run's short write held it 35 ms instead of 18). On a gated engine
-the automatic checkpoint is off, and every CHECKPOINT_EVERY-th gated transaction of a
-process, and every transaction that changed LARGE_TRANSACTION_ROWS rows or more (a
-recompute, an import: its own caller pays for copying it, not the next save), runs a
-PASSIVE checkpoint just after letting the next writer in. A passive
-checkpoint takes no write lock and waits for nobody: writers append behind it, and the log
-starts over from its beginning once it has been copied and no reader still needs it.
+the automatic checkpoint is off. A PASSIVE checkpoint runs just after the gate has let the
+next writer in: after every CHECKPOINT_EVERY-th gated transaction of a process, and after
+every transaction that changed LARGE_TRANSACTION_ROWS rows or more (a recompute, an import:
+its own caller pays for copying it, not the next save). A passive checkpoint takes no write
+lock and waits for nobody: writers append behind it, and the log starts over from its
+beginning once it has been copied and no reader still needs it.
 """
 
 from __future__ import annotations
