@@ -91,13 +91,17 @@ class _Marker:
 
 
 def test_the_served_app_freezes_its_heap_once_its_start_up_hooks_have_run(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'served.db'}")
     from starlevel.db.migrate import upgrade
 
-    upgrade(f"sqlite:///{tmp_path / 'served.db'}")
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    upgrade(url)
     app = serving.create_served_app()
-    assert app.on_startup[-1] is serving.freeze_startup_heap  # after the worker has started
-    app.on_shutdown.clear()  # nothing was started; the app's engine is left to the test's end
+    try:
+        assert app.on_startup[-1] is serving.freeze_startup_heap  # after the worker has started
+    finally:
+        for hook in app.on_shutdown:  # the app's engines (nothing else was started)
+            hook(app)
 
 
 def test_freezing_collects_garbage_first_and_then_hides_the_live_heap_from_the_collector():
