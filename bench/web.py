@@ -216,12 +216,10 @@ def spread_clients(base: str, make, path: str, n: int, workers: int) -> tuple[li
         if len(opened) >= n and sum(min(share, len(cs)) for cs in by_process.values()) >= n:
             break
     chosen: list[httpx.Client] = []
-    split: list[int] = []
-    queues = [cs for cs in by_process.values()]
+    queues = list(by_process.values())
+    split = [0] * len(queues)
     while len(chosen) < n:  # one from each process in turn
         for k, cs in enumerate(queues):
-            if k == len(split):
-                split.append(0)
             if cs and len(chosen) < n:
                 chosen.append(cs.pop(0))
                 split[k] += 1
