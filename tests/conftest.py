@@ -151,11 +151,14 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_server(db_url: str):  # type: ignore[no-untyped-def]
-    """The app under uvicorn in a subprocess, on a free loopback port."""
+    """The app under uvicorn in a subprocess, on a free loopback port, started by the factory
+    ``starlevel serve`` uses."""
+    from starlevel.web.serving import APP_FACTORY
+
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "STARLEVEL_SECRET_KEY": "test-secret"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "starlevel.app:create_app", "--factory", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", APP_FACTORY, "--factory", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )

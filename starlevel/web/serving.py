@@ -62,7 +62,7 @@ def freeze_startup_heap(_app: Any = None) -> int:
     collector's view, so that its full collections walk only what requests made since.
 
     Those objects live as long as the process. The collector still walked them all on each
-    full collection, every few seconds under load: 75–140 ms with the interpreter lock held,
+    full collection, every few seconds under load: 73–140 ms with the interpreter lock held,
     during which that process answered nothing, and a save in it held SQLite's write gate
     for as long, so every writer of the other process waited too (clusters of saves at
     150–250 ms). Frozen, a full collection takes about 10 ms. Garbage is collected first, so
