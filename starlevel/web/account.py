@@ -13,7 +13,7 @@ from msgspec import Struct
 
 from starlevel.web import i18n
 from starlevel.web.auth import CurrentUser, attempt_sign_in, request_address, session_factory_of, start_session
-from starlevel.web.render import gettext, render
+from starlevel.web.render import gettext, lang_of, render
 
 HOME_BY_ROLE = {"agent": "/me", "inspector": "/inspections", "hr": "/hr", "admin": "/admin/users"}
 
@@ -64,14 +64,19 @@ class AccountController(Controller):
             outcome = attempt_sign_in(s, data.username, data.password, client)
             s.commit()
         if outcome.user is None:
+            headers = {}
             if outcome.wait_seconds:
-                error = _("Too many failed sign-ins. Try again in {n} seconds.").format(n=outcome.wait_seconds)
+                wait = outcome.wait_seconds
+                error = i18n.catalog(lang_of(request)).ngettext(
+                    "Too many failed sign-ins. Try again in {n} second.",
+                    "Too many failed sign-ins. Try again in {n} seconds.", wait).format(n=wait)
                 status = 429
+                headers["Retry-After"] = str(wait)  # RFC 9110: the seconds to wait
             else:
                 error = _("Wrong username or password, or the account is disabled.")
                 status = 401
-            return render(request, "account/login.html", status_code=status, next=_safe_next(data.next) or "",
-                          error=error, username=data.username)
+            return render(request, "account/login.html", status_code=status, headers=headers,
+                          next=_safe_next(data.next) or "", error=error, username=data.username)
         response = Redirect(_safe_next(data.next) or HOME_BY_ROLE.get(outcome.user.role, "/"))
         start_session(request, response, outcome.user)
         return response

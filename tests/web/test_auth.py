@@ -82,7 +82,8 @@ def test_throttling_after_three_failures(web, session_factory):  # type: ignore[
     _failed_ago(session_factory, 0)
     refused = _login(web, "ann", "ann-pass-12", headers=EN)
     assert refused.status_code == 429, "refused even with the right password"
-    assert "Too many failed sign-ins. Try again in 1 seconds." in refused.text
+    assert "Too many failed sign-ins. Try again in 1 second." in refused.text
+    assert refused.headers["retry-after"] == "1", "the wait travels as Retry-After too"
     _failed_ago(session_factory, 0)
     zh = _login(web, "ann", "ann-pass-12", headers={"accept-language": "zh"})
     assert zh.status_code == 429 and "登录失败次数过多，请在 1 秒后重试。" in zh.text
@@ -97,6 +98,7 @@ def test_throttling_after_three_failures(web, session_factory):  # type: ignore[
     _failed_ago(session_factory, 0)
     again = _login(web, "ann", "ann-pass-12", headers=EN)
     assert again.status_code == 429 and "Try again in 2 seconds." in again.text
+    assert again.headers["retry-after"] == "2"
 
     _failed_ago(session_factory, 5)
     ok = _login(web, "ann", "ann-pass-12")
