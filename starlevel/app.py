@@ -29,6 +29,7 @@ from starlevel.web.auth import csrf_bound_to_session, keep_csrf_cookie_bound, re
 from starlevel.web.background import RecomputeWorker
 from starlevel.web.headers import add_security_headers
 from starlevel.web.render import is_htmx, render
+from starlevel.web.request import StarLevelRequest
 from starlevel.web.store import (
     DatabaseStore, RotatingSessionBackend, RotatingSessionConfig, prepare_sessions_database, sessions_engine_url,
 )
@@ -144,5 +145,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             NotFoundException: _not_found,
             ValidationException: _bad_request,
         },
+        request_class=StarLevelRequest,
         debug=settings.debug,
     )

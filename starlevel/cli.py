@@ -360,8 +360,10 @@ def rulebook_list(c: Context) -> None:
 def _read_toml(file: Path) -> dict:  # type: ignore[type-arg]
     import tomllib
 
+    from starlevel.domain.rulebook import loads_toml
+
     try:
-        return tomllib.loads(file.read_text(encoding="utf-8"))
+        return loads_toml(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{file}: {exc}") from exc
 
@@ -405,10 +407,7 @@ def rulebook_load(c: Context, source: str, effective_from: str, note: str, actor
     file = Path(source)
     if file.is_file():
         label = file.stem
-        try:
-            document = tomllib.loads(file.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise click.ClickException(f"{file}: {exc}") from exc
+        document = _read_toml(file)
     elif is_template(source):
         label = source
         document = tomllib.loads(template_text(source))

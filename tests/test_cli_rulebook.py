@@ -137,3 +137,12 @@ def test_metrics_export_round_trips_through_the_importer(run, tmp_path, session_
     assert "3 rows, 0 new, 0 changed, 3 unchanged" in result.output
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry)) == audits
+
+
+def test_a_file_nested_too_deeply_is_refused_as_malformed_toml(run, tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text("x = " + "[" * 3000 + "]" * 3000 + "\n", encoding="utf-8")
+    result = run("rulebook", "load", str(path), "--effective-from", "2025-01", ok=False)
+    assert result.exit_code == 1
+    assert f"{path}: arrays or inline tables nested too deeply" in result.output
+    assert "v2" not in run("rulebook", "list").output

@@ -52,6 +52,7 @@ __all__ = [
     "default_rulebook",
     "default_rulebook_document",
     "load_rulebook_file",
+    "loads_toml",
     "parse_rulebook",
     "parse_rulebook_toml",
     "rulebook_to_document",
@@ -1671,10 +1672,20 @@ def rulebook_to_document(rb: Rulebook) -> dict[str, Any]:
 # --------------------------------------------------------------------------- loading
 
 
+def loads_toml(text: str) -> dict[str, Any]:
+    """``tomllib.loads``, except that a document nested deeper than the parser can follow
+    is malformed TOML like any other (``TOMLDecodeError``). tomllib descends one call per
+    ``[`` or ``{``: a few hundred of them in an upload otherwise escape as RecursionError."""
+    try:
+        return tomllib.loads(text)
+    except RecursionError as exc:
+        raise tomllib.TOMLDecodeError("arrays or inline tables nested too deeply") from exc
+
+
 def parse_rulebook_toml(text: str, version: int = 0, effective_from: Month = "0000-01") -> Rulebook:
     """Parse TOML text (e.g. an uploaded file) into a validated rulebook."""
     try:
-        doc = tomllib.loads(text)
+        doc = loads_toml(text)
     except tomllib.TOMLDecodeError as exc:
         raise RulebookError([Problem("document: not valid TOML: {error}", error=str(exc))]) from exc
     return parse_rulebook(doc, version, effective_from)

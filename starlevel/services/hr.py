@@ -29,7 +29,7 @@ from starlevel.domain.explain import explain_text
 from starlevel.domain.records import Explanation
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import EVENTS
-from starlevel.domain.rulebook import Problem, Rulebook, RulebookError, parse_rulebook, rulebook_to_document
+from starlevel.domain.rulebook import Problem, Rulebook, RulebookError, loads_toml, parse_rulebook, rulebook_to_document
 from starlevel.services import clock, corrections, months, recompute as recompute_service, rulebooks as rulebook_store
 from starlevel.services.corrections import CorrectionError
 from starlevel.services.export import LADDER_COLUMNS, SafeWriter, ladder_rows
@@ -476,7 +476,7 @@ def parse_candidate(text: str, effective_from: str) -> dict[str, Any]:
     if not (text or "").strip():
         raise RulebookError([*problems, Problem("document: empty")])
     try:
-        doc = tomllib.loads(text)
+        doc = loads_toml(text)
     except tomllib.TOMLDecodeError as exc:
         raise RulebookError([*problems, Problem("document: not valid TOML: {error}", error=str(exc))]) from exc
     try:

@@ -159,3 +159,38 @@ def test_inspector_cannot_upload_in_another_inspectors_name(client, company):
     with session_scope(company) as s:
         row = s.get(Inspection, "Z1")
         assert row is not None and row.inspector == "qa" and row.created_by == "qa"
+
+
+# A few hundred brackets: past the interpreter's recursion limit for msgspec and tomllib,
+# which decode nested arrays one call per level.
+DEEP_JSON = "[" * 3000 + "]" * 3000
+DEEP_TOML = "x = " + "[" * 3000 + "]" * 3000 + "\n"
+
+
+@pytest.mark.parametrize("body", [DEEP_JSON, '{"agent_id": ' + "[" * 3000 + "]" * 3000 + "}", "[" * 100_000])
+def test_api_answers_deeply_nested_json_as_malformed(client, company, body):
+    as_role(client, "inspector")
+    with session_scope(company) as s:
+        before = len(s.scalars(select(Inspection.inspection_id)).all())
+    r = client.post("/api/inspections", content=body,
+                    headers={"content-type": "application/json", "x-csrftoken": csrf_token(client)})
+    assert r.status_code == 400, r.text[:300]
+    assert r.json()["detail"] == "JSON is malformed: arrays or objects nested too deeply"
+    with session_scope(company) as s:
+        assert len(s.scalars(select(Inspection.inspection_id)).all()) == before
+    ok = client.post("/api/inspections", json={"agent_id": "A001", "contact_on": "2024-03-04", "channel": "chat",
+                                               "contact_ref": "after-deep", "defects": []},
+                     headers={"x-csrftoken": csrf_token(client)})
+    assert ok.status_code == 201, ok.text  # the same process answers the next request
+
+
+def test_rulebook_upload_nested_too_deeply_is_a_problem_in_both_languages(client, company):
+    as_role(client, "hr")
+    data = {"_csrf_token": csrf_token(client), "effective_from": "2024-01", "label": "", "note": ""}
+    r = client.post("/hr/rulebook/preview", data=data,
+                    files={"file": ("rules.toml", DEEP_TOML.encode(), "application/toml")})
+    assert r.status_code == 422, r.text[:300]
+    assert 'id="rulebook-problems"' in r.text and "not valid TOML" in r.text and "nested too deeply" in r.text
+    client.cookies.set("lang", "zh")
+    r = client.post("/hr/rulebook/preview", data={**data, "_csrf_token": csrf_token(client), "toml": DEEP_TOML})
+    assert r.status_code == 422 and "不是有效的 TOML" in r.text
