@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Agent, Dispute, Inspection, InspectionAck, InspectionDefect, utcnow
 from starlevel.domain import disputes as rules
 from starlevel.domain.months import is_month
-from starlevel.services import audit, inspections, months, rulebooks
+from starlevel.services import audit, inspections, months, rulebooks, search
 from starlevel.services.inspections import Problem
 from starlevel.services.recompute import PENDING_FROM
 
@@ -414,7 +414,7 @@ def queue(session: Session, filters: QueueFilters, *, role: str, username: str, 
         q = q.where(Dispute.inspector == f.inspector)
     if f.agent:
         q = q.where(or_(func.lower(Dispute.agent_id) == f.agent.lower(),
-                        Dispute.agent_id.in_(select(Agent.agent_id).where(Agent.name.icontains(f.agent, autoescape=True)))))
+                        Dispute.agent_id.in_(select(Agent.agent_id).where(search.contains(Agent.name, f.agent)))))
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = list(session.scalars(q.order_by(Dispute.filed_at, Dispute.id).limit(limit)))
     return Queue(f, _views(session, rows, role=role, username=username, agent_id=None, today=_today(today)), total)

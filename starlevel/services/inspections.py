@@ -26,7 +26,7 @@ from starlevel.domain.model import CHANNELS
 from starlevel.domain.months import add_months, is_month, month_of
 from starlevel.domain.rulebook import Rulebook, Tier
 from starlevel.domain.scoring import inspection_score
-from starlevel.services import audit, clock, corrections, months, rulebooks
+from starlevel.services import audit, clock, corrections, months, rulebooks, search
 from starlevel.services.importer import COLUMNS, KINDS, ImportResult, import_table
 from starlevel.services.recompute import recompute, recompute_agent, settle_agent_change
 
@@ -208,7 +208,7 @@ def search_agents(session: Session, q: str, limit: int = 8) -> list[Agent]:
     exact = func.lower(Agent.agent_id) == q.lower()
     stmt = (
         select(Agent)
-        .where(or_(Agent.agent_id.istartswith(q, autoescape=True), Agent.name.icontains(q, autoescape=True)))
+        .where(or_(search.starts_with(Agent.agent_id, q), search.contains(Agent.name, q)))
         .order_by(exact.desc(), Agent.agent_id)
         .limit(limit)
     )
@@ -565,7 +565,7 @@ def list_inspections(session: Session, filters: ListFilters, *, page: int = 1, p
     if filters.agent:
         text = filters.agent.strip()
         stmt = stmt.where(or_(func.lower(Inspection.agent_id) == text.lower(),
-                              Agent.name.icontains(text, autoescape=True)))
+                              search.contains(Agent.name, text)))
     if filters.tier is not None:
         rb = rulebooks.current(session, filters.month)
         codes = [d.code for d in rb.defects if d.tier == filters.tier]

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.db.models import Agent, MonthResultRow
 from starlevel.domain.explain import explain_text
-from starlevel.services import rulebooks
+from starlevel.services import rulebooks, search
 from starlevel.services.recompute import row_to_result
 
 EVENT_LABEL = {
@@ -77,9 +77,8 @@ def agent_overview(
     if q.strip():
         # % and _ are text here, not wildcards (autoescape), so "10%" finds "10%" only.
         text = q.strip()
-        base = base.where(or_(Agent.agent_id.icontains(text, autoescape=True),
-                              Agent.name.icontains(text, autoescape=True),
-                              Agent.team.icontains(text, autoescape=True)))
+        base = base.where(or_(search.contains(Agent.agent_id, text), search.contains(Agent.name, text),
+                              search.contains(Agent.team, text)))
     if track:
         base = base.where(Agent.track == track)
     if team:
