@@ -57,8 +57,8 @@ def create_user(session: Session, *, username: str, role: str, agent_id: str, pa
     username = (username or "").strip()
     agent_id = (agent_id or "").strip()
     problems: dict[str, str] = {}
-    if not username:
-        problems["username"] = "required"
+    if (problem := users.username_problem(username)) is not None:
+        problems["username"] = problem
     elif session.scalar(select(User.id).where(User.username == username)) is not None:
         problems["username"] = "taken"
     if role not in users.ROLES:

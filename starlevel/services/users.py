@@ -67,6 +67,33 @@ def password_problem(password: str) -> str | None:
     return None
 
 
+#: Far above any real login name, below the column's 100 (PostgreSQL refuses longer text).
+MAX_USERNAME = 64
+USERNAME_PUNCTUATION = "._-@"
+
+
+def username_problem(username: str) -> str | None:
+    """A problem code if ``username`` (stripped) may not name a login, else None.
+
+    Letters of any script and digits, with ``. _ - @`` after the first character: a login
+    name is shown on pages and written into exports, so it never starts like a formula
+    (``=``, ``+``, ``-``, ``@``) and holds no spaces or control characters."""
+    if not username:
+        return "required"
+    if len(username) > MAX_USERNAME:
+        return "too_long"
+    if not username[0].isalnum() or not all(ch.isalnum() or ch in USERNAME_PUNCTUATION for ch in username):
+        return "characters"
+    return None
+
+
+_USERNAME_ERRORS = {
+    "required": "username is empty",
+    "too_long": f"username is longer than {MAX_USERNAME} characters",
+    "characters": f"a username is letters and digits, with {' '.join(USERNAME_PUNCTUATION)} after the first character",
+}
+
+
 def _validate_password(password: str) -> None:
     if (problem := password_problem(password)) is not None:
         raise UserError(PASSWORD_PROBLEMS[problem])
@@ -77,8 +104,8 @@ def create_user(
     display_name: str = "", actor: str = "system",
 ) -> User:
     username = username.strip()
-    if not username:
-        raise UserError("username is empty")
+    if (problem := username_problem(username)) is not None:
+        raise UserError(_USERNAME_ERRORS[problem])
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
     if role == "agent" and not agent_id:

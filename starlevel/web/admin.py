@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from starlevel.services import admin as admin_service
 from starlevel.services import users as user_service
-from starlevel.services.users import MIN_PASSWORD, ROLES
+from starlevel.services.users import MAX_USERNAME, MIN_PASSWORD, ROLES
 from starlevel.web.auth import current_user, requires, start_session
 from starlevel.web.hr import commit_now, status_for
 from starlevel.web.audit_view import audit_text
@@ -31,6 +31,8 @@ def problem_messages(request: Request[Any, Any, Any]) -> dict[tuple[str, str], s
     return {
         ("username", "required"): _("Username: enter a username."),
         ("username", "taken"): _("Username: this username is taken already."),
+        ("username", "too_long"): _("Username: at most {n} characters.").format(n=MAX_USERNAME),
+        ("username", "characters"): _("Username: letters and digits, with . _ - @ after the first character."),
         ("username", "unknown"): _("There is no such user."),
         ("role", "unknown"): _("Role: choose one of the roles."),
         ("agent_id", "required"): _("Agent ID: an agent login must be linked to an agent record."),

@@ -77,6 +77,21 @@ def test_create_a_login_and_every_error_in_place(client, passwords, session_fact
     assert 'value="carol"' in r.text and "long-enough-1" not in r.text  # typed values kept, never the password
     assert "carol" not in _users(session_factory)
 
+    # A login name is shown on pages and written into exports: bounded, and never formula-like.
+    r = create(username="u" * 65, role="hr", agent_id="", password="long-enough-1")
+    assert r.status_code == 422 and EN("Username: at most {n} characters.").format(n=64) in html.unescape(r.text)
+    for name in ('=HYPERLINK("http://x")', "+1+1", "@SUM(1)", "-2", "carol lee", "tab\tname"):
+        r = create(username=name, role="hr", agent_id="", password="long-enough-1")
+        assert r.status_code == 422, name
+        assert EN("Username: letters and digits, with . _ - @ after the first character.") in html.unescape(r.text)
+    client.cookies.set("lang", "zh")
+    r = create(username="=1+1", role="hr", agent_id="", password="long-enough-1")
+    assert ZH("Username: letters and digits, with . _ - @ after the first character.") in r.text
+    client.cookies.set("lang", "en")
+    assert {"u" * 65, "+1+1", "=1+1"}.isdisjoint(_users(session_factory))
+    r = create(username="张伟.qa-2", role="inspector", agent_id="", password="long-enough-1")  # any script
+    assert r.status_code == 200 and "张伟.qa-2" in _users(session_factory)
+
     # htmx: errors come back as the partial (422, which base.html has htmx swap).
     r = client.post("/admin/users", headers=HX, data={"_csrf_token": token, "username": "", "role": "hr", "password": "x"})
     assert r.status_code == 422 and r.text.lstrip().startswith('<div id="users">')

@@ -60,9 +60,11 @@ def test_create_staff_login(run, session_factory):  # type: ignore[no-untyped-de
         (["users", "create", "x5", "--role", "hr", "--agent", "A001", "--password-stdin"], "long-enough\n", "agent"),
         (["users", "create", "ann", "--role", "hr", "--password-stdin"], "long-enough\n", "exists"),
         (["users", "create", "x6", "--role", "hr"], "long-enough\n", "--password-stdin"),
+        (["users", "create", "=HYPERLINK(1)", "--role", "hr", "--password-stdin"], "long-enough\n", "letters and digits"),
+        (["users", "create", "x" * 65, "--role", "hr", "--password-stdin"], "long-enough\n", "longer than 64"),
     ],
     ids=["unknown-role", "agent-without-agent", "unknown-agent", "short-password", "staff-with-agent",
-         "duplicate", "password-not-from-stdin"],
+         "duplicate", "password-not-from-stdin", "formula-like-name", "name-too-long"],
 )
 def test_create_errors(run, session_factory, args, stdin, message):  # type: ignore[no-untyped-def]
     result = run(*args, stdin=stdin)
