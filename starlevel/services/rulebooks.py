@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import DefectType, RulebookVersion
 from starlevel.domain.ladder import rulebook_for
 from starlevel.domain.rulebook import (
+    Problem,
     Rulebook,
     RulebookError,
     default_rulebook_document,
@@ -110,6 +111,17 @@ def current(session: Session, month: str | None = None) -> Rulebook:
     return for_month(rbs, month or "9999-12")
 
 
+#: rulebook_versions.label (PostgreSQL refuses longer text; SQLite would keep it).
+LABEL_LIMIT = 200
+
+
+def check_label(label: str) -> None:
+    """Raise RulebookError when a version's label is too long to store."""
+    if len(label) > LABEL_LIMIT:
+        raise RulebookError([Problem("Label: at most {limit} characters (this one has {length})",
+                                     limit=LABEL_LIMIT, length=len(label))])
+
+
 def add_version(
     session: Session,
     document: dict[str, Any],
@@ -120,6 +132,7 @@ def add_version(
     note: str = "",
 ) -> Rulebook:
     """Validate and store a new version. Raises RulebookError listing every problem."""
+    check_label(label)
     if not _MONTH.match(effective_from or ""):
         raise RulebookError([f"effective_from: {effective_from!r} is not a month (YYYY-MM)"])
     from starlevel.services.months import ensure_open  # (months reads rulebooks)

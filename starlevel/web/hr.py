@@ -29,6 +29,7 @@ from starlevel.domain.rulebook import Problem, RulebookError
 from starlevel.services import audit, clock
 from starlevel.services import hr as hr_service
 from starlevel.services import months
+from starlevel.services import rulebooks as rulebook_store
 from starlevel.services import payroll as payroll_service
 from starlevel.services.recompute import run_pending
 from starlevel.web.exports import payroll_labels
@@ -269,6 +270,7 @@ class HrController(Controller):
         form = RulebookConfirm(data.effective_from.strip(), data.label, data.note, text)
         try:
             document = hr_service.parse_candidate(text, form.effective_from)
+            rulebook_store.check_label(form.label.strip())
             months.ensure_open(db_session, form.effective_from)
         except RulebookError as exc:
             return self._rulebook_page(request, db_session, form=form, problems=exc.problems)

@@ -225,3 +225,31 @@ def test_a_search_longer_than_any_agent_field_finds_nothing_instead_of_failing(c
     if "agent" in url.split("?")[0]:  # the agent searches still find Ann Lee, A001, by name
         r = client.get(url.format(q="Ann"))
         assert r.status_code == 200 and "A001" in _found(r, region)
+
+
+def test_a_rulebook_label_too_long_to_store_is_a_problem_not_a_crash(client, company):
+    """rulebook_versions.label holds 200 characters: PostgreSQL refused a longer one with a 500."""
+    from sqlalchemy import func
+
+    from starlevel.db.models import RulebookVersion
+    from starlevel.domain.rulebook import default_rulebook_document
+    from starlevel.services import hr
+
+    as_role(client, "hr")
+    text = hr.to_toml(default_rulebook_document())
+    with session_scope(company) as s:
+        versions = s.scalar(select(func.count()).select_from(RulebookVersion))
+    form = {"effective_from": "2026-01", "label": "L" * 201, "note": "", "toml": text}
+    r = client.post("/hr/rulebook/preview", data={**form, "_csrf_token": csrf_token(client)})
+    assert r.status_code == 422 and "Label: at most 200 characters (this one has 201)" in r.text
+    r = client.post("/hr/rulebook", data={**form, "_csrf_token": csrf_token(client)})  # the confirm step, forged
+    assert r.status_code == 422 and "Label: at most 200 characters" in r.text
+    client.cookies.set("lang", "zh")
+    r = client.post("/hr/rulebook", data={**form, "_csrf_token": csrf_token(client)})
+    assert r.status_code == 422 and "标签：最多 200 个字符（当前 201 个）" in r.text
+    with session_scope(company) as s:
+        assert s.scalar(select(func.count()).select_from(RulebookVersion)) == versions
+    r = client.post("/hr/rulebook", data={**form, "label": "L" * 200, "_csrf_token": csrf_token(client)})
+    assert r.status_code == 200 and "saved=" in str(r.url)  # 200 characters fit
+    with session_scope(company) as s:
+        assert s.scalar(select(RulebookVersion.label).order_by(RulebookVersion.version.desc()).limit(1)) == "L" * 200
