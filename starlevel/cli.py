@@ -518,6 +518,7 @@ def month_close(c: Context, month_: str, confirm_incomplete: bool, confirm_chang
 
 
 def _refused(exc: object) -> None:
+    from starlevel.services.audit import REASON_LIMIT
     from starlevel.services.months import CloseRefused
 
     assert isinstance(exc, CloseRefused)
@@ -528,6 +529,7 @@ def _refused(exc: object) -> None:
         "already_closed": "is closed already",
         "not_closed": "is not closed",
         "reason_required": "a reopen needs a reason (--reason)",
+        "reason_too_long": f"the reason is too long (at most {REASON_LIMIT} characters)",
         "incomplete": "some agents' months are incomplete; check them, then close with --confirm-incomplete",
         "changes": "the payroll changed since the last close; check the changes, then close with --confirm-changes",
     }

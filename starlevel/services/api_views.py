@@ -487,7 +487,7 @@ def void_defect(
 
 # Which request field each of the HR service's refusals belongs to.
 DECISION_FIELDS = {
-    "bad_action": "action", "reason_required": "reason", "not_found": "month",
+    "bad_action": "action", "reason_required": "reason", "reason_too_long": "reason", "not_found": "month",
     "approval_off": "month", "not_a_proposal": "month", "month_closed": "month",
 }
 

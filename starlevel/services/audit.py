@@ -12,7 +12,11 @@ from sqlalchemy.orm import Session
 
 from starlevel.db.models import AuditEntry, utcnow
 
-__all__ = ["Entry", "record", "record_many"]
+__all__ = ["REASON_LIMIT", "Entry", "record", "record_many"]
+
+#: The longest reason a person may give for a change (a void, a hold, a reopened month):
+#: every reason is stored with its change and in this log, and shown and exported with it.
+REASON_LIMIT = 2000
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from starlevel.domain.records import Explanation
 from starlevel.domain.ladder import evaluate, evaluated_months, prior_months_needed
 from starlevel.domain.model import EVENTS
 from starlevel.domain.rulebook import Problem, Rulebook, RulebookError, loads_toml, parse_rulebook, rulebook_to_document
-from starlevel.services import clock, corrections, months, recompute as recompute_service, rulebooks as rulebook_store
+from starlevel.services import audit, clock, corrections, months, recompute as recompute_service, rulebooks as rulebook_store
 from starlevel.services.corrections import CorrectionError
 from starlevel.services.export import LADDER_COLUMNS, SafeWriter, ladder_rows
 
@@ -348,6 +348,8 @@ def decide_and_recompute(session: Session, agent_id: str, month: str, *, action:
         raise DecisionError("bad_action")
     if action == "hold" and not (reason or "").strip():
         raise DecisionError("reason_required")
+    if len((reason or "").strip()) > audit.REASON_LIMIT:
+        raise DecisionError("reason_too_long")
     if not M.is_month(month) or session.get(MonthResultRow, (agent_id, month)) is None:
         raise DecisionError("not_found")
     if months.is_closed(session, month):

@@ -419,6 +419,8 @@ class InvalidVoid(ValueError):
 def _check_void(reason: str, voided_at: Any) -> None:
     if not (reason or "").strip():
         raise InvalidVoid(Problem("reason", "reason.missing"))
+    if len(reason.strip()) > audit.REASON_LIMIT:
+        raise InvalidVoid(Problem("reason", "reason.too_long", {"limit": audit.REASON_LIMIT}))
     if voided_at is not None:
         raise InvalidVoid(Problem("reason", "void.already"))
 

@@ -409,6 +409,8 @@ def reopen_month(session: Session, month: str, *, reason: str, actor: str) -> li
         raise CloseRefused("not_a_month", month)
     if not reason:
         raise CloseRefused("reason_required", month)
+    if len(reason) > audit.REASON_LIMIT:
+        raise CloseRefused("reason_too_long", month)
     if not is_closed(session, month):
         raise CloseRefused("not_closed", month)
     rows = session.scalars(

@@ -56,6 +56,7 @@ def decision_messages(request: Request[Any, Any, Any]) -> dict[str, str]:
     _ = gettext(request)
     return {
         "reason_required": _("A hold needs a reason: write why in the reason field."),
+        "reason_too_long": _("The reason is too long (at most {limit} characters).").format(limit=audit.REASON_LIMIT),
         "approval_off": _("This month's rulebook does not ask for HR approval; promotions take effect at once."),
         "not_found": _("There is no evaluated month like this for the agent."),
         "not_a_proposal": _("There is no promotion proposal to decide here any more."),

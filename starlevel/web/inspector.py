@@ -79,6 +79,7 @@ def problem_text(request: Request[Any, Any, Any], problem: svc.Problem) -> str:
         "code.count": _("The count of {code} must be a whole number from 1 to {max}."),
         "note.too_long": _("The note is too long (at most {limit} characters)."),
         "reason.missing": _("Give a reason for voiding."),
+        "reason.too_long": _("The reason is too long (at most {limit} characters)."),
         "void.already": _("This is void already."),
         "month.closed": _("{month} is closed for payroll; HR must reopen it before it can change."),
     }

@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from starlevel.domain import months as M
+from starlevel.services import audit
 from starlevel.services import months as svc
 from starlevel.web.auth import current_user, requires
 from starlevel.web.hr import commit_now
@@ -30,6 +31,7 @@ def refusal_text(request: Request[Any, Any, Any], code: str, month: str) -> str:
         "open_disputes": _("Disputes of {month} are still waiting for a decision: decide them before closing."),
         "not_closed": _("{month} is not closed."),
         "reason_required": _("Reopening needs a reason: write why in the reason field."),
+        "reason_too_long": _("The reason is too long (at most {limit} characters).").format(limit=audit.REASON_LIMIT),
         "incomplete": _("Some agents' months are incomplete: confirm each of them to close anyway."),
         "changes": _("The payroll changed since the last close: check the changes and confirm them."),
     }
@@ -97,7 +99,7 @@ class HrMonthsController(Controller):
                data: Form) -> Template | Redirect:
         month = form_value(data, "month")
         try:
-            svc.reopen_month(db_session, month, reason=form_value(data, "reason")[:2000],
+            svc.reopen_month(db_session, month, reason=form_value(data, "reason"),
                              actor=current_user(request).username)
             commit_now(db_session)
         except svc.CloseRefused as exc:

@@ -339,6 +339,8 @@ def test_hr_decisions_hold_then_approve(company, client, session_factory):  # ty
 
     refused = post(client, "/api/decisions", decision, headers={"accept-language": "en"})
     assert fields(refused) == ["reason"] and refused.json()["problems"][0]["key"] == "reason_required"
+    too_long = post(client, "/api/decisions", dict(decision, reason="x" * 2001), headers={"accept-language": "en"})
+    assert fields(too_long) == ["reason"] and too_long.json()["problems"][0]["key"] == "reason_too_long"
     held = post(client, "/api/decisions?lang=en", dict(decision, reason="wait for the Q3 review"))
     assert held.status_code == 201, held.text
     body = held.json()

@@ -131,6 +131,8 @@ def test_hold_without_reason_shows_the_message_in_place(client, passwords, sessi
     r = client.post("/hr/decisions", data=form)
     assert r.status_code == 422 and "<html" in r.text
     assert ZH("A hold needs a reason: write why in the reason field.") in r.text
+    r = client.post("/hr/decisions", headers=HX, data={**form, "reason": "长" * 2001})
+    assert r.status_code == 422 and ZH("The reason is too long (at most {limit} characters).").format(limit=2000) in r.text
     with session_scope(session_factory) as s:
         assert s.scalar(select(func.count()).select_from(HrDecisionRow)) == 0
     # With a reason the plain form redirects back to the month.

@@ -435,6 +435,10 @@ def test_void_needs_a_reason_in_place(qa, company):  # type: ignore[no-untyped-d
     assert r.text.lstrip().startswith("<tr") and "Give a reason for voiding." in errors_in(r.text)
     with session_scope(company) as s:
         assert s.get(Inspection, iid).voided_at is None
+    r = qa.post("/inspections/void", data={"_csrf_token": token, "inspection_id": iid, "reason": "x" * 2001}, headers=HX)
+    assert r.status_code == 422 and "The reason is too long (at most 2000 characters)." in errors_in(r.text)
+    with session_scope(company) as s:
+        assert s.get(Inspection, iid).voided_at is None
     before = n_inspections(company, "A002", "2025-06")
     r = qa.post("/inspections/void", data={"_csrf_token": token, "inspection_id": iid, "reason": "sampled twice"},
                 headers=HX)

@@ -69,6 +69,9 @@ def test_close_refused_upload_reopen_and_difference_on_reclose(client, passwords
     no_reason = client.post("/hr/months/reopen", headers=EN,
                             data={"_csrf_token": csrf_token(client), "month": "2025-05", "reason": " "})
     assert no_reason.status_code == 422 and "Reopening needs a reason" in no_reason.text
+    long_reason = client.post("/hr/months/reopen", headers=EN,
+                              data={"_csrf_token": csrf_token(client), "month": "2025-05", "reason": "x" * 2001})
+    assert long_reason.status_code == 422 and "The reason is too long (at most 2000 characters)." in long_reason.text
     r = client.post("/hr/months/reopen", headers=EN, follow_redirects=False,
                     data={"_csrf_token": csrf_token(client), "month": "2025-05", "reason": "late metrics"})
     assert r.status_code == 303
