@@ -29,7 +29,7 @@ from starlevel.web.auth import csrf_bound_to_session, keep_csrf_cookie_bound, re
 from starlevel.web.background import RecomputeWorker
 from starlevel.web.headers import add_security_headers
 from starlevel.web.render import is_htmx, render
-from starlevel.web.request import StarLevelRequest
+from starlevel.web.request import StarLevelRequest, refuse_nul_characters
 from starlevel.web.store import (
     DatabaseStore, RotatingSessionBackend, RotatingSessionConfig, prepare_sessions_database, sessions_engine_url,
 )
@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[auth.on_app_init],
         guards=[csrf_bound_to_session],
         before_send=[keep_csrf_cookie_bound, add_security_headers],
+        before_request=refuse_nul_characters,
         on_startup=[worker.start],
         on_shutdown=[worker.stop, on_shutdown],
         plugins=[SQLAlchemyPlugin(config=alchemy), HTMXPlugin(), StarLevelCLIPlugin()],

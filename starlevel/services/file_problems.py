@@ -59,6 +59,7 @@ MESSAGES: dict[str, str] = {
     # ---- cells
     "cell.empty": "is empty; a value is required",
     "cell.too_long": "is {length} characters long; at most {limit} are allowed",
+    "cell.nul": "contains the NUL character (U+0000), which is not text: remove it",
     "cell.extra": "has {count} value(s) beyond the last column of the header: {values}",
     "cell.unsafe_id": (
         "{value} is not a safe agent ID: use letters, digits, '-', '_' and '.', starting with a letter or digit"

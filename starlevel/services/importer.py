@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from sqlite3 import SQLITE_LIMIT_VARIABLE_NUMBER
@@ -462,7 +462,7 @@ def import_table(
     )
     runner = {"agents": _AgentsImport, "inspections": _InspectionsImport, "metrics": _MetricsImport}[kind](ctx)
     try:
-        runner.check(table)
+        runner.check(_without_nul(table, errors))
     except TableError as exc:
         errors.add(exc.row, exc.column, Msg(exc.code, tuple(exc.params.items())))
     # The rows that passed are also checked against the database, so that one rejection
@@ -542,6 +542,24 @@ class _Context:
                 detail={"filename": self.filename, "rows": self.rows, "inserted": inserted,
                         "updated": updated, "unchanged": unchanged},
             )])
+
+
+def _without_nul(table: TabularTable, errors: _Errors) -> TabularTable:
+    """``table`` without its rows that hold the NUL character (U+0000) in a cell, each such
+    cell reported. PostgreSQL refuses NUL in any text it compares or stores, so these values
+    may not reach the checks that look rows up (a 500 there); the file is rejected anyway."""
+    header = table.header
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        for number, cells in table.records:
+            if any("\x00" in c for c in cells):
+                for i, c in enumerate(cells):
+                    if "\x00" in c:
+                        errors.add(number, header[i] if i < len(header) else "", Msg.of("cell.nul"))
+                continue
+            yield number, cells
+
+    return replace(table, records=records())
 
 
 def _text(rec: dict[Any, Any], column: str) -> str:

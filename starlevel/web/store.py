@@ -131,6 +131,7 @@ class DatabaseStore(NamespacedStore):
 
 # ---- session ids -----------------------------------------------------------------------
 
+_HEX = frozenset("0123456789abcdef")
 _LOADED = "starlevel.session_id"  # scope key: the id whose stored session this request loaded
 _ASKED = "starlevel.session_id_asked"
 _LOADED_DATA = "starlevel.session_data"  # scope key: the stored bytes of that session
@@ -147,9 +148,15 @@ class RotatingSessionBackend(ServerSideSessionBackend):
       the old one, so an id seen before sign-in or a privilege change is worthless after it.
     """
 
+    def _issued_form(self, session_id: str) -> bool:
+        """Whether ``session_id`` looks like an id this backend issues (``generate_session_id``:
+        hexadecimal digits). Anything else, NUL characters included, which PostgreSQL refuses
+        to compare (a 500 before any sign-in), is not even looked up."""
+        return len(session_id) == 2 * self.config.session_id_bytes and all(c in _HEX for c in session_id)
+
     async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
         session_id = connection.cookies.get(self.config.key)
-        if session_id and session_id != "null":
+        if session_id and self._issued_form(session_id):
             store = self.config.get_store_from_app(connection.scope["app"])
             data = await self.get(session_id, store=store)
             if data is not None:
