@@ -4,6 +4,8 @@ client error (400), never a crash deeper down.
 - A JSON body nested deeper than the decoder can follow (msgspec recurses per level, within
   the interpreter's recursion limit: a few hundred ``[`` from anyone signed in) raised
   RecursionError out of Litestar's body parsing, which answers only ``DecodeError`` with 400.
+- A multipart form field that is not UTF-8 text raised UnicodeDecodeError from Litestar's
+  form parsing (in the CSRF middleware, before any handler).
 - The NUL character (U+0000) in a path, a query, a form field or a JSON string: PostgreSQL
   refuses it in any text it is compared with or stores, so it answered 500 there wherever a
   value reached the database (a search, an id, a contact reference, a login name). It is
@@ -28,6 +30,14 @@ NUL = "\x00"
 
 
 class StarLevelRequest(Request[Any, Any, Any]):
+    async def form(self) -> Any:
+        try:
+            return await super().form()
+        except UnicodeDecodeError as exc:
+            # Litestar decodes a multipart text field as UTF-8 without a fallback: a field of
+            # other bytes raised out of the CSRF middleware (a 500 before any handler).
+            raise ValidationException("a form field is not UTF-8 text") from exc
+
     async def json(self) -> Any:
         try:
             return await super().json()

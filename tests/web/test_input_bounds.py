@@ -310,3 +310,19 @@ def test_nul_in_an_uploaded_cell_names_its_row_and_column(client, company):
     assert rows == [("3", "contact_ref")], rows  # the other row is fine, and is not written either
     with session_scope(company) as s:
         assert s.scalar(select(Inspection).where(Inspection.inspection_id.in_(["U1", "U2"]))) is None
+
+
+@pytest.mark.parametrize("token_in", ["form", "header"])
+def test_a_multipart_field_that_is_not_utf8_is_a_bad_request(client, company, token_in):
+    """Litestar decoded it as UTF-8 without a fallback: a 500 out of its form parsing."""
+    as_role(client, "hr")
+    token = csrf_token(client)
+    parts = [("effective_from", b"2026-01"), ("label", b"\xff\xfe"), ("toml", b"x = 1")]
+    if token_in == "form":
+        parts.insert(0, ("_csrf_token", token.encode()))
+    body = b"".join(b'--XyZ\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n' + value + b"\r\n"
+                    for name, value in parts) + b"--XyZ--\r\n"
+    headers = {"content-type": "multipart/form-data; boundary=XyZ", **({"x-csrftoken": token} if token_in == "header" else {})}
+    r = client.post("/hr/rulebook/preview", content=body, headers=headers)
+    assert r.status_code == 400, r.text[:200]
+    assert "Part of this address or form is not in the expected format" in r.text
