@@ -26,7 +26,7 @@ from starlevel.domain.model import CHANNELS
 from starlevel.domain.months import add_months, is_month, month_of
 from starlevel.domain.rulebook import Rulebook, Tier
 from starlevel.domain.scoring import inspection_score
-from starlevel.services import audit, clock, corrections, months, rulebooks, search
+from starlevel.services import audit, clock, corrections, locks, months, rulebooks, search
 from starlevel.services.importer import COLUMNS, KINDS, ImportResult, import_table
 from starlevel.services.recompute import recompute, recompute_agent, settle_agent_change
 
@@ -225,6 +225,20 @@ def find_agent(session: Session, agent_id: str) -> Agent | None:
     return agent
 
 
+def _duplicate(session: Session, agent_id: str, contact_ref: str, mine: str | None = None) -> Problem | None:
+    """The problem when ``agent_id`` already has a live inspection of ``contact_ref`` (other
+    than ``mine``)."""
+    other = session.scalar(
+        select(Inspection.inspection_id).where(
+            Inspection.agent_id == agent_id, Inspection.contact_ref == contact_ref, Inspection.voided_at.is_(None),
+            *([Inspection.inspection_id != mine] if mine is not None else []),
+        ).limit(1)
+    )
+    if other is None:
+        return None
+    return Problem("contact_ref", "ref.duplicate", {"agent_id": agent_id, "ref": contact_ref, "other": other})
+
+
 def validate(session: Session, draft: Draft, *, today: date) -> tuple[list[Problem], Agent | None, Rulebook]:
     problems: list[Problem] = []
     add = problems.append
@@ -258,17 +272,8 @@ def validate(session: Session, draft: Draft, *, today: date) -> tuple[list[Probl
         add(Problem("contact_ref", "ref.missing"))
     elif len(draft.contact_ref) > _REF_LIMIT:
         add(Problem("contact_ref", "ref.too_long", {"limit": _REF_LIMIT}))
-    elif agent is not None:
-        other = session.scalar(
-            select(Inspection.inspection_id).where(
-                Inspection.agent_id == agent.agent_id,
-                Inspection.contact_ref == draft.contact_ref,
-                Inspection.voided_at.is_(None),
-            ).limit(1)
-        )
-        if other is not None:
-            add(Problem("contact_ref", "ref.duplicate",
-                        {"agent_id": agent.agent_id, "ref": draft.contact_ref, "other": other}))
+    elif agent is not None and (dup := _duplicate(session, agent.agent_id, draft.contact_ref)) is not None:
+        add(dup)
 
     rb = rulebook_for(session, draft)
     for pick in draft.picks.values():
@@ -391,11 +396,23 @@ def create(session: Session, draft: Draft, *, actor: str, today: date | None = N
     _ensure_defect_types(session, rb, set(codes))
     notes = {p.code: p.note for p in draft.picks.values()}
     month = month_of(day)
+    # The check of the contact reference above ran before this transaction could see a save
+    # of the same contact that is under way (a double click, a client's retry): it is made
+    # again where no such save can be, so that only one of them is stored.
+    postgres = locks.is_postgres(session)
+    if postgres:  # from here on, changes to this agent take turns until commit
+        locks.agent_changes(session, agent.agent_id)
+        if (dup := _duplicate(session, agent.agent_id, draft.contact_ref)) is not None:
+            raise InvalidInspection([dup])
     insp = _store(session, today, {
         "agent_id": agent.agent_id, "contact_on": day, "month": month, "channel": draft.channel,
         "contact_ref": draft.contact_ref, "inspector": actor, "created_at": utcnow(), "created_by": actor,
         "voided_at": None, "voided_by": None, "void_reason": None,
     }, codes, notes)
+    if not postgres and (dup := _duplicate(session, agent.agent_id, draft.contact_ref, insp.inspection_id)) is not None:
+        # SQLite: the insert took the one write lock, so every earlier save has committed
+        # and is seen now. The caller rolls back (nothing of this save is kept).
+        raise InvalidInspection([dup])
     audit.record_many(session, [audit.Entry(actor, "create", "inspection", insp.inspection_id,
                                             detail={"agent_id": agent.agent_id, "month": month, "codes": codes})])
     if defer and session.get_bind().dialect.name == "sqlite":

@@ -47,6 +47,14 @@ def results_exclusive(session: Session) -> None:
         _take(session, "pg_advisory_xact_lock", RESULTS)
 
 
+def agent_changes(session: Session, agent_id: str) -> None:
+    """Wait for any other transaction changing ``agent_id`` (its inputs or its results), then
+    keep them waiting until this one ends. The same lock as :func:`agent_results` takes
+    first (taking it again in one transaction is free), so the order stays: agent, results."""
+    if is_postgres(session):
+        _take(session, "pg_advisory_xact_lock", _agent_key(agent_id))
+
+
 def agent_results(session: Session, agent_id: str, *, wait_for_company: bool) -> bool:
     """Lock one agent's results for this transaction. Waits for another change to the same
     agent. ``wait_for_company`` False: answer False at once when a company-wide recompute
