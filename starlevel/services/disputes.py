@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from starlevel.db.models import Agent, Dispute, Inspection, InspectionAck, InspectionDefect, utcnow
 from starlevel.domain import disputes as rules
 from starlevel.domain.months import is_month
-from starlevel.services import audit, inspections, months, rulebooks, search
+from starlevel.services import audit, inspections, locks, months, rulebooks, search
 from starlevel.services.inspections import Problem
 from starlevel.services.recompute import PENDING_FROM
 
@@ -211,6 +211,9 @@ def file(session: Session, *, agent_id: str, actor: str, reason: str, defect_id:
     if _today(today) > last:
         raise _refuse("target", "window.closed", deadline=last)
     _ensure_open(session, insp.month)
+    # No other change to the agent from here to commit: two filings at once (a double click)
+    # cannot both find the defect undisputed.
+    locks.agent_changes(session, agent_id)
     earlier = session.execute(
         select(Dispute.id, Dispute.defect_id).where(Dispute.inspection_id == insp.inspection_id)
     ).all()

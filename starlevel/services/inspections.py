@@ -225,13 +225,11 @@ def find_agent(session: Session, agent_id: str) -> Agent | None:
     return agent
 
 
-def _duplicate(session: Session, agent_id: str, contact_ref: str, mine: str | None = None) -> Problem | None:
-    """The problem when ``agent_id`` already has a live inspection of ``contact_ref`` (other
-    than ``mine``)."""
+def _duplicate(session: Session, agent_id: str, contact_ref: str) -> Problem | None:
+    """The problem when ``agent_id`` already has a live inspection of ``contact_ref``."""
     other = session.scalar(
         select(Inspection.inspection_id).where(
             Inspection.agent_id == agent_id, Inspection.contact_ref == contact_ref, Inspection.voided_at.is_(None),
-            *([Inspection.inspection_id != mine] if mine is not None else []),
         ).limit(1)
     )
     if other is None:
@@ -396,23 +394,17 @@ def create(session: Session, draft: Draft, *, actor: str, today: date | None = N
     _ensure_defect_types(session, rb, set(codes))
     notes = {p.code: p.note for p in draft.picks.values()}
     month = month_of(day)
-    # The check of the contact reference above ran before this transaction could see a save
-    # of the same contact that is under way (a double click, a client's retry): it is made
-    # again where no such save can be, so that only one of them is stored.
-    postgres = locks.is_postgres(session)
-    if postgres:  # from here on, changes to this agent take turns until commit
-        locks.agent_changes(session, agent.agent_id)
-        if (dup := _duplicate(session, agent.agent_id, draft.contact_ref)) is not None:
-            raise InvalidInspection([dup])
+    # The check of the contact reference above could not see a save of the same contact that
+    # is under way (a double click, a client's retry): it is made again once no other change
+    # to the agent can be, so that only one of them is stored.
+    locks.agent_changes(session, agent.agent_id)
+    if (dup := _duplicate(session, agent.agent_id, draft.contact_ref)) is not None:
+        raise InvalidInspection([dup])
     insp = _store(session, today, {
         "agent_id": agent.agent_id, "contact_on": day, "month": month, "channel": draft.channel,
         "contact_ref": draft.contact_ref, "inspector": actor, "created_at": utcnow(), "created_by": actor,
         "voided_at": None, "voided_by": None, "void_reason": None,
     }, codes, notes)
-    if not postgres and (dup := _duplicate(session, agent.agent_id, draft.contact_ref, insp.inspection_id)) is not None:
-        # SQLite: the insert took the one write lock, so every earlier save has committed
-        # and is seen now. The caller rolls back (nothing of this save is kept).
-        raise InvalidInspection([dup])
     audit.record_many(session, [audit.Entry(actor, "create", "inspection", insp.inspection_id,
                                             detail={"agent_id": agent.agent_id, "month": month, "codes": codes})])
     if defer and session.get_bind().dialect.name == "sqlite":

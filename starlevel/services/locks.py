@@ -12,7 +12,7 @@ results lock at session level instead, taken before its transaction begins, so t
 snapshot already contains everything the previous holder committed.
 
 SQLite has one writer at a time and every writing transaction holds it to the end, so
-these functions do nothing there.
+these functions do nothing there, except :func:`agent_changes`, which starts writing.
 """
 
 from __future__ import annotations
@@ -47,12 +47,23 @@ def results_exclusive(session: Session) -> None:
         _take(session, "pg_advisory_xact_lock", RESULTS)
 
 
+# A write that changes nothing: it makes SQLite's transaction a writing one at once (the
+# write gate, then SQLite's write lock), before the first real write.
+_START_WRITING = text("DELETE FROM id_counters WHERE 0")
+
+
 def agent_changes(session: Session, agent_id: str) -> None:
-    """Wait for any other transaction changing ``agent_id`` (its inputs or its results), then
-    keep them waiting until this one ends. The same lock as :func:`agent_results` takes
-    first (taking it again in one transaction is free), so the order stays: agent, results."""
+    """Wait for any other transaction changing ``agent_id``, then keep them waiting until
+    this one ends: what this transaction reads from here on cannot be changed under it by
+    another save of the agent (a check that a contact or a defect is not recorded twice).
+
+    PostgreSQL: the agent's advisory lock, the one :func:`agent_results` takes first (taking
+    it again in one transaction is free), so the order stays: agent, results. SQLite: the
+    one write lock, taken now rather than at the first write."""
     if is_postgres(session):
         _take(session, "pg_advisory_xact_lock", _agent_key(agent_id))
+    else:
+        session.execute(_START_WRITING)
 
 
 def agent_results(session: Session, agent_id: str, *, wait_for_company: bool) -> bool:
