@@ -206,7 +206,7 @@ class InspectionsController(Controller):
             insp = svc.create(db_session, draft, actor=user.username, defer=defer_recompute(request))
             _commit(db_session)
         except svc.InvalidInspection as exc:
-            db_session.rollback()  # (a save found to be a duplicate only once written, on SQLite)
+            db_session.rollback()  # ends the transaction now: a save refused late holds the agent's lock
             if is_htmx(request):
                 return render(request, "inspections/_form.html", status_code=422,
                               **_form_context(request, db_session, draft, exc.problems))

@@ -21,6 +21,7 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import SerializationException, ValidationException
 
+from starlevel.web.auth import SAFE_METHODS
 from starlevel.web.i18n import gettext_for
 from starlevel.web.render import lang_of
 
@@ -72,7 +73,7 @@ async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
     Uploaded files are not text here: their importer checks every cell."""
     if NUL in request.scope["path"] or b"%00" in request.scope["query_string"] or b"\x00" in request.scope["query_string"]:
         raise _refused(request)
-    if request.method in ("GET", "HEAD", "OPTIONS"):
+    if request.method in SAFE_METHODS:
         return
     content_type, _ = request.content_type
     if content_type == RequestEncodingType.JSON:
